@@ -68,7 +68,7 @@ const (
 	// audio is about 6 KiB.
 	MaxMessageBytes = 64 << 10
 	// MaxChatRunes bounds one chat message.
-	MaxChatRunes = 2000
+	MaxChatRunes  = 2000
 	maxTokenBytes = 4096
 	maxIDBytes    = 256
 )
