@@ -1,0 +1,293 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"atlas11/control"
+	"atlas11/control/bolt"
+	"atlas11/web"
+)
+
+// usageError marks a mistake on the command line (exit code 2).
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func exitCode(err error) int {
+	var u usageError
+	if errors.As(err, &u) || errors.Is(err, flag.ErrHelp) {
+		return 2
+	}
+	return 1
+}
+
+const usage = `Usage: atlas11 [command] [flags]
+
+Commands:
+  serve              run the platform (the default)
+  operator create    create an operator account (the server must be stopped)
+  backup             write a consistent copy of the database (the server must be stopped;
+                     while it runs, operators download GET /api/v1/admin/backup)
+  config check       validate a config file and print the effective config
+  help               show this help
+
+Flags (serve, config check):
+`
+
+// run is the whole program; main only supplies the process's environment,
+// so tests can run it in-process on port 0.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		cfg, err := loadConfig("serve", args, getenv, stderr)
+		if err != nil {
+			return err
+		}
+		return serve(ctx, cfg, stdout, stderr)
+	case "config":
+		if len(args) == 0 || args[0] != "check" {
+			return usageError{"usage: atlas11 config check [--config FILE]"}
+		}
+		cfg, err := loadConfig("config check", args[1:], getenv, stderr)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, "config OK")
+		return writeYAML(stdout, cfg)
+	case "operator":
+		if len(args) == 0 || args[0] != "create" {
+			return usageError{"usage: atlas11 operator create --email E --name N [--password-stdin]"}
+		}
+		return operatorCreate(ctx, args[1:], getenv, stdin, stdout, stderr)
+	case "backup":
+		return backupCmd(args, getenv, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		fs, _ := configFlags("serve", &Config{}, io.Discard)
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
+		return nil
+	default:
+		return usageError{fmt.Sprintf("unknown command %q (try atlas11 help)", cmd)}
+	}
+}
+
+type configFlagValues struct {
+	file, addr, data, clock string
+}
+
+func configFlags(name string, _ *Config, stderr io.Writer) (*flag.FlagSet, *configFlagValues) {
+	v := &configFlagValues{}
+	fs := flag.NewFlagSet("atlas11 "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&v.file, "config", "", "YAML config file (see configs/atlas11.example.yaml); env ATLAS11_CONFIG")
+	fs.StringVar(&v.addr, "addr", "", "HTTP listen address, e.g. 127.0.0.1:8080 (port 0 picks a free port)")
+	fs.StringVar(&v.data, "data", "", "data directory holding atlas11.db")
+	fs.StringVar(&v.clock, "clock", "", `"system" or "sim" (simulation clock that operators move through the API)`)
+	return fs, v
+}
+
+// loadConfig builds the config: defaults, file, environment, flags, validation.
+func loadConfig(name string, args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	cfg := DefaultConfig()
+	fs, v := configFlags(name, &cfg, stderr)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return cfg, err
+		}
+		return cfg, usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return cfg, usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	}
+	file := v.file
+	if file == "" {
+		file = getenv("ATLAS11_CONFIG")
+	}
+	if file != "" {
+		if err := cfg.LoadConfigFile(file); err != nil {
+			return cfg, err
+		}
+	}
+	if err := cfg.LoadEnv(getenv); err != nil {
+		return cfg, err
+	}
+	if v.addr != "" {
+		cfg.HTTP.Addr = v.addr
+	}
+	if v.data != "" {
+		cfg.DataDir = v.data
+	}
+	if v.clock != "" {
+		cfg.Clock = v.clock
+	}
+	return cfg, cfg.Validate()
+}
+
+func newLogger(cfg LogConfig, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// platform is the wired process: the store, the domain and everything that
+// serves it. serve and the tests build it through newPlatform.
+type platform struct {
+	cfg     Config
+	log     *slog.Logger
+	db      *bolt.DB
+	svc     *control.Service
+	sim     *control.SimClock
+	reg     *prometheus.Registry
+	handler http.Handler
+	closers []func() error
+}
+
+func newPlatform(cfg Config, stderr io.Writer) (*platform, error) {
+	p := &platform{cfg: cfg, log: newLogger(cfg.Log, stderr)}
+	secrets, err := loadSecrets(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Secrets.CallToken != "" {
+		secrets.CallToken = cfg.Secrets.CallToken
+	}
+	if cfg.Secrets.Internal != "" {
+		secrets.Internal = cfg.Secrets.Internal
+	}
+	db, err := bolt.Open(cfg.DBPath(), bolt.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("%w (is another atlas11 using %s?)", err, cfg.DataDir)
+	}
+	p.db = db
+	p.closers = append(p.closers, db.Close)
+
+	var clock control.Clock = control.SystemClock{}
+	if cfg.Clock == "sim" {
+		p.sim = control.NewSimClock(time.Now().UTC().Truncate(time.Second))
+		clock = p.sim
+	}
+	svc, err := control.NewService(control.Config{
+		Store:      db,
+		Gateway:    control.NewSandboxGateway(),
+		Clock:      clock,
+		Settings:   cfg.Rules,
+		CallSecret: []byte(secrets.CallToken),
+		Logger:     p.log.With("component", "control"),
+	})
+	if err != nil {
+		p.close()
+		return nil, err
+	}
+	p.svc = svc
+
+	p.reg = prometheus.NewRegistry()
+	p.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(p.reg, promhttp.HandlerOpts{Registry: p.reg}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	mux.Handle("/", web.Handler())
+	p.handler = mux
+	return p, nil
+}
+
+func (p *platform) close() {
+	for i := len(p.closers) - 1; i >= 0; i-- {
+		if err := p.closers[i](); err != nil {
+			p.log.Error("close", "err", err)
+		}
+	}
+	p.closers = nil
+}
+
+// runDue drives the domain's background work (settlement, auto-cancel,
+// claim windows, payouts) from the clock. The work itself lives in the
+// store, so a restart resumes it and a repeat does nothing twice.
+func (p *platform) runDue(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if n, err := p.svc.RunDue(ctx); err != nil && ctx.Err() == nil {
+			p.log.Error("background work", "err", err)
+		} else if n > 0 {
+			p.log.Debug("background work", "jobs", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// serve listens synchronously, serves asynchronously and drains on shutdown:
+// the first signal drains, a second forces the exit.
+func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
+	p, err := newPlatform(cfg, stderr)
+	if err != nil {
+		return err
+	}
+	defer p.close()
+
+	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
+	if err != nil {
+		return fmt.Errorf("http: listen %s: %w", cfg.HTTP.Addr, err)
+	}
+	srv := &http.Server{
+		Handler:           p.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(p.log.Handler(), slog.LevelWarn),
+	}
+	fmt.Fprintf(stdout, "http: listening on http://%s\n", ln.Addr())
+	p.log.Info("atlas11 started", "addr", ln.Addr().String(), "data", cfg.DataDir, "clock", cfg.Clock)
+
+	bgCtx, stopBG := context.WithCancel(context.Background())
+	bgDone := make(chan struct{})
+	go func() { defer close(bgDone); p.runDue(bgCtx, time.Second) }()
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+
+	select {
+	case err := <-errc:
+		stopBG()
+		<-bgDone
+		return fmt.Errorf("http: %w", err)
+	case <-ctx.Done():
+	}
+	p.log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout)
+	defer cancel()
+	err = srv.Shutdown(sctx)
+	stopBG()
+	<-bgDone
+	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("http: shutdown: %w", err)
+	}
+	return nil
+}
