@@ -1,0 +1,187 @@
+package turn
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
+)
+
+const testSecret = "atlas11-test-secret-0001"
+
+// clock is a hand-moved clock for the time-based rules.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// testConfig is a loopback server whose relays may reach 127.0.0.1 only.
+func testConfig() Config {
+	cfg := DefaultConfig()
+	cfg.ListenAddress = "127.0.0.1"
+	cfg.Port = 0
+	cfg.RelayAddress = "127.0.0.1"
+	cfg.RelayPortMin = 21000
+	cfg.RelayPortMax = 22999
+	cfg.Secret = testSecret
+	cfg.MediaIPs = []string{"127.0.0.1"}
+	return cfg
+}
+
+type testServer struct {
+	*Server
+	reg *prometheus.Registry
+}
+
+func startServer(t *testing.T, cfg Config, now func() time.Time) *testServer {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	var logger *slog.Logger
+	if testing.Verbose() {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	s, err := New(cfg, Deps{Logger: logger, Registerer: reg, Now: now})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return &testServer{Server: s, reg: reg}
+}
+
+func (s *testServer) addr() string { return "127.0.0.1:" + strconv.Itoa(s.Port()) }
+
+func (s *testServer) counter(t *testing.T, name string, labels ...string) float64 {
+	t.Helper()
+	var c prometheus.Metric
+	switch name {
+	case "relayed":
+		c = s.m.relayedBytes.WithLabelValues(labels...)
+	case "auth":
+		c = s.m.authFailures.WithLabelValues(labels...)
+	case "permission":
+		c = s.m.permissionRefusals.WithLabelValues(labels...)
+	case "quota":
+		c = s.m.quotaRefusals.WithLabelValues(labels...)
+	case "allocations":
+		c = s.m.allocations.WithLabelValues(labels...)
+	case "ratelimited":
+		c = s.m.rateLimitedBytes.WithLabelValues(labels...)
+	default:
+		t.Fatalf("unknown metric %s", name)
+	}
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	if m.Gauge != nil {
+		return m.Gauge.GetValue()
+	}
+	return m.Counter.GetValue()
+}
+
+// metricsText scrapes the registry as Prometheus would.
+func (s *testServer) metricsText(t *testing.T) string {
+	t.Helper()
+	h := httptest.NewServer(promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	defer h.Close()
+	resp, err := http.Get(h.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// udpEcho is a peer on 127.0.0.1 that echoes every datagram.
+func udpEcho(t *testing.T) *net.UDPConn {
+	t.Helper()
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			n, from, err := c.ReadFromUDP(buf)
+			if err != nil {
+				return
+			}
+			_, _ = c.WriteToUDP(buf[:n], from)
+		}
+	}()
+	return c
+}
+
+// tcpEcho is a TCP peer on 127.0.0.1 that echoes every connection.
+func tcpEcho(t *testing.T) net.Listener {
+	t.Helper()
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				_, _ = io.Copy(c, c)
+			}()
+		}
+	}()
+	return l
+}
+
+// uclient runs coturn's turnutils_uclient, bounded in time.
+func uclient(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "turnutils_uclient", args...).CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatalf("turnutils_uclient %v timed out:\n%s", args, out)
+	}
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("turnutils_uclient: %v (is coturn installed?)", err)
+	}
+	return string(out), code
+}

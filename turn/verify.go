@@ -1,0 +1,203 @@
+package turn
+
+import (
+	"encoding/binary"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/stun/v4"
+)
+
+// pion asks its AuthHandler for exactly one key per request, but during a
+// secret rotation a username may be signed with the current or a previous
+// secret. The verifier sees each request before pion does (it wraps the
+// listeners), finds which secret's key passes MESSAGE-INTEGRITY, and keeps
+// that key for the AuthHandler, keyed by client address and username.
+// pion then checks integrity again with that key.
+type verifier struct {
+	realm   string
+	now     func() time.Time
+	secrets atomic.Pointer[[]string] // [0] is current
+
+	mu        sync.Mutex
+	verified  map[string]verifiedKey
+	lastSweep time.Time
+}
+
+type verifiedKey struct {
+	key []byte
+	at  time.Time
+}
+
+const (
+	verifiedTTL      = 10 * time.Minute
+	maxVerifiedCache = 100_000
+)
+
+func newVerifier(realm string, now func() time.Time, current string, previous []string) *verifier {
+	v := &verifier{realm: realm, now: now, verified: map[string]verifiedKey{}}
+	v.setSecrets(current, previous)
+	return v
+}
+
+func (v *verifier) setSecrets(current string, previous []string) {
+	all := append([]string{current}, previous...)
+	v.secrets.Store(&all)
+}
+
+func (v *verifier) current() string { return (*v.secrets.Load())[0] }
+
+func stashKey(src net.Addr, username string) string {
+	return src.Network() + "/" + src.String() + "/" + username
+}
+
+// observe inspects one datagram or stream frame from src. It never fails:
+// anything it cannot verify is left for pion to refuse.
+func (v *verifier) observe(src net.Addr, b []byte) {
+	if !stun.IsMessage(b) || src == nil {
+		return
+	}
+	m := &stun.Message{Raw: append([]byte(nil), b...)}
+	if m.Decode() != nil || !m.Contains(stun.AttrMessageIntegrity) {
+		return
+	}
+	var user stun.Username
+	var realm stun.Realm
+	if user.GetFrom(m) != nil || realm.GetFrom(m) != nil {
+		return
+	}
+	username := user.String()
+	k := stashKey(src, username)
+	var key []byte
+	if realm.String() == v.realm {
+		for _, secret := range *v.secrets.Load() {
+			candidate := longTermKey(username, v.realm, restPassword(secret, username))
+			if stun.MessageIntegrity(candidate).Check(m) == nil {
+				key = candidate
+				break
+			}
+		}
+	}
+
+	now := v.now()
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if key == nil {
+		delete(v.verified, k)
+		return
+	}
+	v.sweepLocked(now)
+	v.verified[k] = verifiedKey{key: key, at: now}
+}
+
+// lookup returns the key that verified the latest request from src with username.
+func (v *verifier) lookup(src net.Addr, username string) ([]byte, bool) {
+	if src == nil {
+		return nil, false
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	e, ok := v.verified[stashKey(src, username)]
+	return e.key, ok
+}
+
+func (v *verifier) sweepLocked(now time.Time) {
+	if len(v.verified) >= maxVerifiedCache {
+		// Only a flood of correctly signed requests gets here; start afresh
+		// rather than grow: clients re-verify with their next request.
+		clear(v.verified)
+	}
+	if now.Sub(v.lastSweep) < time.Minute {
+		return
+	}
+	v.lastSweep = now
+	for k, e := range v.verified {
+		if now.Sub(e.at) > verifiedTTL {
+			delete(v.verified, k)
+		}
+	}
+}
+
+// verifyingPacketConn shows every datagram to the verifier before pion reads it.
+type verifyingPacketConn struct {
+	net.PacketConn
+	v *verifier
+}
+
+func (c *verifyingPacketConn) ReadFrom(p []byte) (int, net.Addr, error) {
+	n, addr, err := c.PacketConn.ReadFrom(p)
+	if err == nil {
+		c.v.observe(addr, p[:n])
+	}
+	return n, addr, err
+}
+
+// frameResult classifies the start of a TURN-over-TCP stream buffer.
+type frameResult int
+
+const (
+	frameComplete frameResult = iota
+	frameIncomplete
+	frameInvalid
+)
+
+// maxFrame is the largest STUN or padded ChannelData frame (65535 + header).
+const maxFrame = 65535 + 20
+
+// nextFrame finds the first STUN or ChannelData frame in a TCP stream buffer,
+// with the same rules as pion's STUNConn so both see the same frames.
+func nextFrame(b []byte) (int, frameResult) {
+	if len(b) < 9 {
+		return 0, frameIncomplete
+	}
+	var size int
+	switch num := binary.BigEndian.Uint16(b[0:2]); {
+	case stun.IsMessage(b):
+		size = int(binary.BigEndian.Uint16(b[2:4])) + 20
+	case num >= 0x4000 && num <= 0x7FFF:
+		size = (int(binary.BigEndian.Uint16(b[2:4]))+3)&^3 + 4
+	case len(b) < 20:
+		return 0, frameIncomplete
+	default:
+		return 0, frameInvalid
+	}
+	if len(b) < size {
+		return 0, frameIncomplete
+	}
+	return size, frameComplete
+}
+
+// streamObserver re-frames a TURN-over-TCP byte stream on the side, without
+// holding bytes back. After an RFC 6062 ConnectionBind the stream carries raw
+// peer data; once framing fails it stops looking.
+type streamObserver struct {
+	buf []byte
+	off bool
+}
+
+func (o *streamObserver) feed(b []byte, frame func([]byte)) {
+	if o.off || len(b) == 0 {
+		return
+	}
+	o.buf = append(o.buf, b...)
+	for {
+		n, res := nextFrame(o.buf)
+		switch res {
+		case frameInvalid:
+			o.off, o.buf = true, nil
+			return
+		case frameIncomplete:
+			if len(o.buf) > maxFrame {
+				o.off, o.buf = true, nil
+			}
+			return
+		}
+		frame(o.buf[:n])
+		o.buf = o.buf[n:]
+		if len(o.buf) == 0 {
+			o.buf = nil
+		}
+	}
+}
