@@ -51,7 +51,7 @@ Flags (serve, config check):
 // so tests can run it in-process on port 0.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	cmd := "serve"
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+	if len(args) > 0 && (!strings.HasPrefix(args[0], "-") || args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
 		cmd, args = args[0], args[1:]
 	}
 	switch cmd {
@@ -78,7 +78,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return operatorCreate(ctx, args[1:], getenv, stdin, stdout, stderr)
 	case "backup":
 		return backupCmd(args, getenv, stdout, stderr)
-	case "help", "-h", "--help":
+	case "help", "-h", "--help", "-help":
 		fmt.Fprint(stdout, usage)
 		fs, _ := configFlags("serve", &Config{}, io.Discard)
 		fs.SetOutput(stdout)
