@@ -1,12 +1,10 @@
 package control
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/base32"
 	"log/slog"
 	"sync"
-	"time"
 )
 
 // Config is what NewService needs. Store, Gateway and CallSecret are
@@ -83,11 +81,3 @@ func newID() string {
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
 	return idEncoding.EncodeToString(b[:])
 }
-
-// errNotImplemented marks surface committed before its body.
-func errNotImplemented() error {
-	return Errorf(Internal, "not_implemented", "not implemented yet")
-}
-
-var _ = time.Now
-var _ context.Context

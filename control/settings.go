@@ -1,7 +1,6 @@
 package control
 
 import (
-	"fmt"
 	"time"
 )
 
@@ -146,5 +145,3 @@ func (r RuntimeSettings) apply(s Settings) (Settings, error) {
 	}
 	return s, nil
 }
-
-var _ = fmt.Sprintf

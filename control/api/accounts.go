@@ -1,0 +1,167 @@
+package api
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"atlas11/control"
+)
+
+// Password length bounds: long passphrases welcome, megabyte ones are a
+// hashing cost attack.
+const (
+	minPassword = 10
+	maxPassword = 256
+)
+
+type signUpReq struct {
+	Email    string       `json:"email"`
+	Password string       `json:"password"`
+	Name     string       `json:"name"`
+	Role     control.Role `json:"role"` // client or expert (ACC-1: free)
+	Locale   string       `json:"locale,omitempty"`
+	TimeZone string       `json:"time_zone,omitempty"`
+}
+
+type signInReq struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+// userView is a User without its password hash.
+type userView struct {
+	ID        string       `json:"id"`
+	Email     string       `json:"email"`
+	Name      string       `json:"name"`
+	Role      control.Role `json:"role"`
+	Locale    string       `json:"locale"`
+	TimeZone  string       `json:"time_zone"`
+	Closed    bool         `json:"closed"`
+	CreatedAt time.Time    `json:"created_at"`
+}
+
+type meView struct {
+	User         userView `json:"user"`
+	SupportEmail string   `json:"support_email"` // CLM-5
+}
+
+func (s *server) meOf(u control.User) meView {
+	return meView{User: userView{ID: u.ID, Email: u.Email, Name: u.Name, Role: u.Role, Locale: u.Locale,
+		TimeZone: u.TimeZone, Closed: u.Closed, CreatedAt: u.CreatedAt}, SupportEmail: s.support}
+}
+
+func normalizeEmail(e string) string { return strings.ToLower(strings.TrimSpace(e)) }
+
+func checkPassword(p string) error {
+	if n := utf8.RuneCountInString(p); n < minPassword || len(p) > maxPassword {
+		return apiErr(control.Invalid, "weak_password", "password",
+			fmt.Sprintf("the password must have %d to %d characters", minPassword, maxPassword))
+	}
+	return nil
+}
+
+func (s *server) signUp(r *request) (any, error) {
+	var in signUpReq
+	if err := r.bind(&in); err != nil {
+		return nil, err
+	}
+	if in.Role != control.RoleClient && in.Role != control.RoleExpert {
+		return nil, apiErr(control.Invalid, "invalid_role", "role", `role must be "client" or "expert"`)
+	}
+	email := normalizeEmail(in.Email)
+	if at := strings.IndexByte(email, '@'); at < 1 || at == len(email)-1 || len(email) > 254 {
+		return nil, apiErr(control.Invalid, "invalid_email", "email", "a valid email address is required")
+	}
+	if err := checkPassword(in.Password); err != nil {
+		return nil, err
+	}
+	u, err := s.svc.CreateUser(r.ctx(), control.NewUser{Email: email, Name: in.Name, Role: in.Role,
+		PasswordHash: hashPassword(s.argon, in.Password), Locale: in.Locale, TimeZone: in.TimeZone})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.startSession(r, u); err != nil {
+		return nil, err
+	}
+	return s.meOf(u), nil
+}
+
+func (s *server) startSession(r *request, u control.User) error {
+	sess, err := s.svc.CreateSession(r.ctx(), u.ID)
+	if err != nil {
+		return err
+	}
+	s.setSessionCookie(r.c, sess, s.svc.Clock().Now())
+	return nil
+}
+
+func (s *server) signIn(r *request) (any, error) {
+	var in signInReq
+	if err := r.bind(&in); err != nil {
+		return nil, err
+	}
+	email, ip := normalizeEmail(in.Email), r.c.ClientIP()
+	okEmail, waitEmail := s.byEmail.Allowed(email)
+	okIP, waitIP := s.byIP.Allowed(ip)
+	if !okEmail || !okIP {
+		wait := max(waitEmail, waitIP)
+		r.c.Header("Retry-After", fmt.Sprint(int(wait/time.Second)+1))
+		return nil, apiErr(control.RateLimited, "too_many_attempts", "", "too many failed sign-ins: try again later")
+	}
+	fail := func() error {
+		s.byEmail.Fail(email)
+		s.byIP.Fail(ip)
+		return apiErr(control.Unauthorized, "invalid_credentials", "", "wrong email or password")
+	}
+	if len(in.Password) > maxPassword {
+		return nil, fail()
+	}
+	u, err := s.svc.UserByEmail(r.ctx(), email)
+	if control.ErrorKind(err) == control.NotFound {
+		_, _ = verifyPassword(s.dummyHash, in.Password) // same cost as a real check
+		return nil, fail()
+	}
+	if err != nil {
+		return nil, err
+	}
+	ok, err := verifyPassword(u.PasswordHash, in.Password)
+	if err != nil || !ok {
+		return nil, fail()
+	}
+	if u.Closed {
+		return nil, apiErr(control.Unauthorized, "account_closed", "", "this account is closed")
+	}
+	if err := s.startSession(r, u); err != nil {
+		return nil, err
+	}
+	return s.meOf(u), nil
+}
+
+func (s *server) signOut(r *request) (any, error) {
+	if tok, err := r.c.Cookie(sessionCookie); err == nil && tok != "" {
+		if err := s.svc.DeleteSession(r.ctx(), tok); err != nil {
+			return nil, err
+		}
+	}
+	s.clearCookie(r.c)
+	return nil, nil
+}
+
+func (s *server) me(r *request) (any, error) { return s.meOf(r.user), nil }
+
+func (s *server) activity(r *request) (any, error) {
+	return list(s.svc.Activity(r.ctx(), r.user.ID))
+}
+
+// list never answers null for an empty list.
+func list[T any](items []T, err error) (any, error) {
+	if err != nil {
+		return nil, err
+	}
+	if items == nil {
+		items = []T{}
+	}
+	return items, nil
+}

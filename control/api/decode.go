@@ -1,0 +1,196 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"reflect"
+	"strings"
+	"time"
+
+	"atlas11/control"
+)
+
+// maxBody is the largest request body accepted.
+const maxBody = 1 << 20
+
+var (
+	timeType        = reflect.TypeFor[time.Time]()
+	unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+)
+
+// decodeBody reads a JSON object into dst (a pointer to a struct) strictly:
+// JSON content type, at most maxBody bytes, one value and nothing after it,
+// no unknown field at any depth, every value of the right type. Errors name
+// the offending field. Amount fields (*_cents) must not be negative and time
+// zone fields must be known IANA zones, so such mistakes never reach storage.
+func decodeBody(r *http.Request, dst any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/json" {
+			return apiErr(kindUnsupportedMedia, "unsupported_media_type", "", "the request body must be JSON (Content-Type: application/json)")
+		}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return apiErr(kindTooLarge, "body_too_large", "", fmt.Sprintf("the request body exceeds %d bytes", maxBody))
+		}
+		return apiErr(control.Invalid, "body_unreadable", "", "the request body could not be read")
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return apiErr(control.Invalid, "body_required", "", "a JSON object is required")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	var raw json.RawMessage
+	if err := dec.Decode(&raw); err != nil {
+		return apiErr(control.Invalid, "malformed_json", "", "the body is not valid JSON: "+syntaxDetail(err))
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return apiErr(control.Invalid, "trailing_data", "", "the body must hold exactly one JSON value")
+	}
+	v := reflect.ValueOf(dst).Elem()
+	if bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+		return apiErr(control.Invalid, "body_required", "", "a JSON object is required")
+	}
+	return decodeValue(raw, v, "")
+}
+
+func syntaxDetail(err error) string {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("%s at byte %d", se.Error(), se.Offset)
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return "unexpected end of input"
+	}
+	return err.Error()
+}
+
+// isPlainStruct reports whether t is decoded field by field here (rather
+// than by encoding/json, which cannot name the field of a failing value).
+func isPlainStruct(t reflect.Type) bool {
+	return t.Kind() == reflect.Struct && t != timeType && !reflect.PointerTo(t).Implements(unmarshalerType)
+}
+
+func decodeValue(raw json.RawMessage, v reflect.Value, path string) error {
+	t := v.Type()
+	switch {
+	case isPlainStruct(t):
+		return decodeStruct(raw, v, path)
+	case t.Kind() == reflect.Pointer && isPlainStruct(t.Elem()):
+		if bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+			v.Set(reflect.Zero(t))
+			return nil
+		}
+		p := reflect.New(t.Elem())
+		if err := decodeStruct(raw, p.Elem(), path); err != nil {
+			return err
+		}
+		v.Set(p)
+		return nil
+	}
+	if err := json.Unmarshal(raw, v.Addr().Interface()); err != nil {
+		return apiErr(control.Invalid, "invalid_value", path, fmt.Sprintf("%s: expected %s", path, describe(t)))
+	}
+	return checkValue(v, path)
+}
+
+func decodeStruct(raw json.RawMessage, v reflect.Value, path string) error {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
+		field := path
+		if field == "" {
+			return apiErr(control.Invalid, "invalid_body", "", "the body must be a JSON object")
+		}
+		return apiErr(control.Invalid, "invalid_value", field, field+": expected an object")
+	}
+	fields := jsonFields(v.Type())
+	for key, val := range obj {
+		idx, ok := fields[key]
+		name := key
+		if path != "" {
+			name = path + "." + key
+		}
+		if !ok {
+			return apiErr(control.Invalid, "unknown_field", name, fmt.Sprintf("unknown field %q", name))
+		}
+		if err := decodeValue(val, v.FieldByIndex(idx), name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// jsonFields maps the JSON names of t's exported fields to their index.
+func jsonFields(t reflect.Type) map[string][]int {
+	out := make(map[string][]int, t.NumField())
+	for _, f := range reflect.VisibleFields(t) {
+		if !f.IsExported() || f.Anonymous {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		out[name] = f.Index
+	}
+	return out
+}
+
+// checkValue holds the field rules every request shares.
+func checkValue(v reflect.Value, path string) error {
+	leaf := path[strings.LastIndex(path, ".")+1:]
+	switch {
+	case v.Kind() == reflect.Int64 && strings.HasSuffix(leaf, "_cents") && v.Int() < 0:
+		return apiErr(control.Invalid, "negative_amount", path, path+": an amount cannot be negative")
+	case v.Kind() == reflect.Int && v.Int() < 0:
+		return apiErr(control.Invalid, "negative_value", path, path+": cannot be negative")
+	case v.Kind() == reflect.String && leaf == "time_zone" && v.String() != "":
+		if !validZone(v.String()) {
+			return apiErr(control.Invalid, "unknown_time_zone", path, fmt.Sprintf("%s: unknown IANA time zone %q", path, v.String()))
+		}
+	case v.Kind() == reflect.Pointer && !v.IsNil():
+		return checkValue(v.Elem(), path)
+	}
+	return nil
+}
+
+// validZone accepts IANA names only ("Local" names the server's zone).
+func validZone(name string) bool {
+	if name == "Local" {
+		return false
+	}
+	_, err := time.LoadLocation(name)
+	return err == nil
+}
+
+func describe(t reflect.Type) string {
+	switch {
+	case t == timeType:
+		return "an RFC 3339 time such as 2026-01-02T15:04:05Z"
+	case t.Kind() == reflect.Pointer:
+		return describe(t.Elem())
+	}
+	switch t.Kind() {
+	case reflect.Int, reflect.Int64, reflect.Int32:
+		return "an integer in range"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Slice:
+		return "an array of " + strings.TrimPrefix(describe(t.Elem()), "a ")
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	}
+	return t.String()
+}

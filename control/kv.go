@@ -1,0 +1,218 @@
+package control
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// update runs fn in one write transaction. Rule checks come before any write
+// in fn, so a refusal (an *Error that is not Internal) commits nothing and is
+// returned to the caller without failing the shared bbolt batch; any other
+// error rolls the transaction back.
+func (s *Service) update(fn func(tx Tx) error) error {
+	var refusal error
+	err := s.store.Update(func(tx Tx) error {
+		refusal = nil
+		err := fn(tx)
+		var de *Error
+		if errors.As(err, &de) && de.Kind != Internal {
+			refusal = err
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return internal(err)
+	}
+	return refusal
+}
+
+func (s *Service) view(fn func(tx Tx) error) error {
+	return s.store.View(fn)
+}
+
+func internal(err error) error {
+	var de *Error
+	if errors.As(err, &de) {
+		return err
+	}
+	return &Error{Kind: Internal, Code: "internal", Message: err.Error()}
+}
+
+// getJSON loads key into v; it reports whether the key exists.
+func getJSON(tx Tx, bucket, key string, v any) (bool, error) {
+	b := tx.Get(bucket, []byte(key))
+	if b == nil {
+		return false, nil
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return true, fmt.Errorf("decode %s/%s: %w", bucket, key, err)
+	}
+	return true, nil
+}
+
+func putJSON(tx Tx, bucket, key string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %s/%s: %w", bucket, key, err)
+	}
+	return tx.Put(bucket, []byte(key), b)
+}
+
+// ts encodes an instant as 8 big-endian bytes of Unix seconds, offset so
+// that byte order is time order for any instant after 1970.
+func ts(t time.Time) string {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(t.Unix()))
+	return string(b[:])
+}
+
+func tsNano(t time.Time) string {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(t.UnixNano()))
+	return string(b[:])
+}
+
+func parseTS(b string) time.Time {
+	if len(b) < 8 {
+		return time.Time{}
+	}
+	return time.Unix(int64(binary.BigEndian.Uint64([]byte(b[:8]))), 0).UTC()
+}
+
+// prefixEnd is the first key after every key starting with p.
+func prefixEnd(p string) []byte { return []byte(p + "\xff") }
+
+// scanPrefix calls fn for every key starting with p.
+func scanPrefix(tx Tx, bucket, p string, fn func(k, v []byte) error) error {
+	return tx.Scan(bucket, []byte(p), prefixEnd(p), fn)
+}
+
+func putInt(tx Tx, bucket, key string, n int64) error {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(n))
+	return tx.Put(bucket, []byte(key), b[:])
+}
+
+func getInt(tx Tx, bucket, key string) int64 {
+	b := tx.Get(bucket, []byte(key))
+	if len(b) != 8 {
+		return 0
+	}
+	return int64(binary.BigEndian.Uint64(b))
+}
+
+// loadUser returns a user or NotFound.
+func loadUser(tx Tx, id string) (User, error) {
+	var u User
+	ok, err := getJSON(tx, bUsers, id, &u)
+	if err != nil {
+		return u, err
+	}
+	if !ok || id == "" {
+		return u, Errorf(NotFound, "user_not_found", "no such user")
+	}
+	return u, nil
+}
+
+// actor returns the acting user, refusing unknown and closed accounts and,
+// when roles are given, any other role.
+func actor(tx Tx, id string, roles ...Role) (User, error) {
+	if id == "" {
+		return User{}, Errorf(Unauthorized, "not_signed_in", "sign in first")
+	}
+	u, err := loadUser(tx, id)
+	if ErrorKind(err) == NotFound {
+		return u, Errorf(Unauthorized, "not_signed_in", "sign in first")
+	}
+	if err != nil {
+		return u, err
+	}
+	if u.Closed {
+		return u, Errorf(Forbidden, "account_closed", "this account is closed")
+	}
+	if len(roles) == 0 {
+		return u, nil
+	}
+	for _, r := range roles {
+		if u.Role == r {
+			return u, nil
+		}
+	}
+	return u, Errorf(Forbidden, "role_forbidden", "a %s account cannot do this", u.Role)
+}
+
+func loadBooking(tx Tx, id string) (Booking, error) {
+	var b Booking
+	ok, err := getJSON(tx, bBookings, id, &b)
+	if err != nil {
+		return b, err
+	}
+	if !ok || id == "" {
+		return b, Errorf(NotFound, "booking_not_found", "no such booking")
+	}
+	return b, nil
+}
+
+func loadEvent(tx Tx, id string) (Event, error) {
+	var e Event
+	ok, err := getJSON(tx, bEvents, id, &e)
+	if err != nil {
+		return e, err
+	}
+	if !ok || id == "" {
+		return e, Errorf(NotFound, "event_not_found", "no such event")
+	}
+	return e, nil
+}
+
+func loadClaim(tx Tx, id string) (Claim, error) {
+	var c Claim
+	ok, err := getJSON(tx, bClaims, id, &c)
+	if err != nil {
+		return c, err
+	}
+	if !ok || id == "" {
+		return c, Errorf(NotFound, "claim_not_found", "no such claim")
+	}
+	return c, nil
+}
+
+func loadProfile(tx Tx, expertID string) (ExpertProfile, error) {
+	var p ExpertProfile
+	ok, err := getJSON(tx, bProfiles, expertID, &p)
+	if err != nil {
+		return p, err
+	}
+	if !ok || expertID == "" {
+		return p, Errorf(NotFound, "expert_not_found", "no such expert")
+	}
+	return p, nil
+}
+
+// addDue queues background work at instant at.
+func addDue(tx Tx, at time.Time, kind, id string) error {
+	return tx.Put(bDue, []byte(ts(at)+kind+"/"+id), nil)
+}
+
+func delDue(tx Tx, at time.Time, kind, id string) error {
+	return tx.Delete(bDue, []byte(ts(at)+kind+"/"+id))
+}
+
+// idemGet returns the stored answer of an idempotent request, or "".
+func idemGet(tx Tx, scope, key string) string {
+	if key == "" {
+		return ""
+	}
+	return string(tx.Get(bIdem, []byte(scope+"/"+key)))
+}
+
+func idemPut(tx Tx, scope, key, val string) error {
+	if key == "" {
+		return nil
+	}
+	return tx.Put(bIdem, []byte(scope+"/"+key), []byte(val))
+}
