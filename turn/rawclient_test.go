@@ -101,7 +101,9 @@ func (c *rawClient) do(method stun.Method, attrs ...stun.Setter) (*stun.Message,
 	for attempt := 0; ; attempt++ {
 		res, code, err := c.once(method, attrs...)
 		if err != nil {
-			c.t.Fatalf("%s: %v", method, err)
+			// Errorf, not Fatalf: clients also run on other goroutines.
+			c.t.Errorf("%s: %v", method, err)
+			return nil, -1
 		}
 		if (code == 401 || code == 438) && attempt == 0 {
 			var nonce stun.Nonce
