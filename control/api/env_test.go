@@ -236,6 +236,15 @@ func (r *resp) wantErr(status int, code string, field ...string) *resp {
 	return r
 }
 
+// wantDenied accepts 403 or 404: the domain may hide that an object exists.
+func (r *resp) wantDenied() *resp {
+	r.t.Helper()
+	if r.status != http.StatusForbidden && r.status != http.StatusNotFound {
+		r.t.Fatalf("%s: status %d, want 403 or 404: %s", r.what, r.status, r.body)
+	}
+	return r
+}
+
 func (r *resp) decode(v any) {
 	r.t.Helper()
 	if err := json.Unmarshal(r.body, v); err != nil {
