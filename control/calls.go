@@ -19,6 +19,9 @@ func roomGrant(tx Tx, st Settings, room string, u User, now time.Time) (CallGran
 		if u.ID != b.ClientID && u.ID != b.ExpertID {
 			return g, Errorf(Forbidden, "not_a_participant", "only the booked client and the expert may join")
 		}
+		if b.Status == StatusCompleted {
+			return g, Errorf(Rule, "room_not_open", "this appointment has ended")
+		}
 		if b.Status != StatusConfirmed {
 			return g, Errorf(Rule, "booking_not_active", "this appointment is %s", b.Status)
 		}
@@ -50,6 +53,9 @@ func roomGrant(tx Tx, st Settings, room string, u User, now time.Time) (CallGran
 				return g, Errorf(Rule, "booking_not_active", "this registration is %s", b.Status)
 			}
 			g.Role = "client"
+		}
+		if e.Status == EventCompleted {
+			return g, Errorf(Rule, "room_not_open", "this event has ended")
 		}
 		if e.Status != EventScheduled {
 			return g, Errorf(Rule, "event_not_open", "this event is %s", e.Status)

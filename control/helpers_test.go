@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -52,7 +53,7 @@ func (e *env) uniq() string { return strconv.FormatInt(e.n.Add(1), 10) }
 
 func (e *env) user(role control.Role, name string) control.User {
 	e.t.Helper()
-	u, err := e.svc.CreateUser(e.ctx, control.NewUser{Email: name + e.uniq() + "@example.com", Name: name,
+	u, err := e.svc.CreateUser(e.ctx, control.NewUser{Email: strings.ReplaceAll(name, " ", ".") + e.uniq() + "@example.com", Name: name,
 		Role: role, PasswordHash: "argon2id$test", TimeZone: "Europe/Paris"})
 	if err != nil {
 		e.t.Fatal(err)
