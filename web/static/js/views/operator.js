@@ -1,0 +1,146 @@
+// Operator screens: escalated claims with the presence evidence and the
+// decision (CLM-5), flagged experts and account closure (CLM-6, ACC-3),
+// payouts (PAY-6), settings and one expert's cap (EVT-2, PAY-3), and the
+// simulation clock when the binary runs with --clock=sim.
+import { api } from '../api.js';
+import { t, fmtDateTime, parseMoney, centsToInput } from '../i18n.js';
+import { h, field, input, formError, clearErrors, showError, busy, announce, section, uid } from '../dom.js';
+import { money, when, dl, statusBadge, loadError, list, hours } from './common.js';
+import { syncClock } from '../clock.js';
+
+export async function claims(app) {
+  let cs;
+  try { cs = await api.claims(); } catch (err) { return h('div', {}, h('h1', {}, t('op.claims.title')), loadError(err)); }
+  return h('div', { class: 'op-claims' },
+    h('h1', {}, t('op.claims.title')),
+    h('p', { class: 'lead' }, t('op.claims.lead')),
+    list(cs, (c) => [
+      h('h2', { class: 'h3' }, h('a', { href: `#/claims/${encodeURIComponent(c.id)}`, 'data-claim': c.id }, t('op.claim.link', { id: c.id.slice(0, 8) }))),
+      dl([[t('claim.status'), statusBadge('claim', c.status)], [t('op.claim.opened'), when(c.opened_at)],
+        c.escalated_at ? [t('op.claim.escalated'), when(c.escalated_at)] : null, [t('claim.reason'), c.reason]])],
+    t('op.claims.none')),
+    await simClock(app));
+}
+
+// simClock lets an operator move the platform's time in a --clock=sim demo;
+// it is absent when the binary runs on the wall clock.
+async function simClock(app) {
+  let c;
+  try { c = await api.simClock(); } catch { return null; }
+  syncClock(c.now);
+  const form = h('form', { novalidate: true, id: 'clock-form', onsubmit: async (e) => {
+    e.preventDefault();
+    clearErrors(form);
+    const adv = form.elements.advance.value.trim();
+    if (!/^\d+(\.\d+)?(h|m|s)$/.test(adv)) return showError(form, { field: 'advance', message: t('op.clock.invalid') });
+    await busy(form, async () => {
+      try { const r = await api.moveSimClock({ advance: adv }); syncClock(r.now); announce(t('op.clock.moved', { now: fmtDateTime(r.now) })); app.go(app.route); } catch (err) { showError(form, err); }
+    });
+  } }, formError(),
+  h('p', {}, t('op.clock.now'), ' ', when(c.now)),
+  field(t('op.clock.advance'), input('advance', { type: 'text', value: '1h' }), t('op.clock.hint')),
+  h('button', { type: 'submit' }, t('op.clock.submit')));
+  return section(t('op.clock.title'), 2, form);
+}
+
+export async function flags(app) {
+  let fs;
+  try { fs = await api.flags(); } catch (err) { return h('div', {}, h('h1', {}, t('op.flags.title')), loadError(err)); }
+  return h('div', {},
+    h('h1', {}, t('op.flags.title')),
+    h('p', { class: 'lead' }, t('op.flags.lead')),
+    list(fs, (f) => {
+      const out = h('div', { class: 'actions' });
+      const btn = h('button', { type: 'button', class: 'danger small', disabled: f.closed, onclick: () => closeDialog(app, f, btn, out) },
+        t('op.flags.close', { name: f.name }));
+      out.append(btn);
+      return [h('h2', { class: 'h3' }, f.name),
+        dl([[t('op.flags.count'), String(f.escalations)], [t('op.flags.since'), when(f.since)],
+          [t('op.flags.state'), f.closed ? t('op.flags.closed') : t('op.flags.open')]]), out];
+    }, t('op.flags.none')));
+}
+
+function closeDialog(app, f, opener) {
+  const titleId = uid('dlg');
+  const form = h('form', { method: 'dialog', onsubmit: async (e) => {
+    e.preventDefault();
+    await busy(form, async () => {
+      try { await api.closeAccount(f.expert_id); dlg.close(); announce(t('op.flags.closed.done', { name: f.name })); app.go('/operator/flags'); } catch (err) { showError(form, err); }
+    });
+  } }, formError(), h('p', { class: 'warn' }, t('op.flags.close.consequence')),
+  h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'danger' }, t('op.flags.close.confirm')),
+    h('button', { type: 'button', class: 'secondary', onclick: () => dlg.close() }, t('common.back'))));
+  const dlg = h('dialog', { 'aria-labelledby': titleId, class: 'dialog' }, h('h2', { id: titleId }, t('op.flags.close', { name: f.name })), form);
+  dlg.addEventListener('close', () => { dlg.remove(); opener.focus(); });
+  document.body.append(dlg);
+  dlg.showModal();
+}
+
+export async function payouts() {
+  let s;
+  try { s = await api.settings(); } catch (err) { return h('div', {}, h('h1', {}, t('op.payouts.title')), loadError(err)); }
+  const out = h('div', { id: 'payout-result', 'aria-live': 'polite' });
+  const form = h('form', { novalidate: true, onsubmit: async (e) => {
+    e.preventDefault();
+    clearErrors(form);
+    const id = form.elements.expert_id.value.trim();
+    if (!id) return showError(form, { field: 'expert_id', message: t('op.expert.required') });
+    await busy(form, async () => {
+      try {
+        const [earn, ps] = await Promise.all([api.earnings(id), api.payouts(id)]);
+        out.replaceChildren(dl([[t('earn.payable'), money(earn.payable_cents, earn.currency)], [t('earn.paid'), money(earn.paid_cents, earn.currency)],
+          [t('earn.next.short'), when(earn.next_payout)], [t('op.payouts.billing'), earn.has_billing ? t('common.yes') : t('common.no')]]),
+        list(ps, (p) => [h('p', {}, p.run_date, ' · ', money(p.amount_cents, earn.currency), ' · ', when(p.at))], t('earn.payouts.none')));
+      } catch (err) { showError(form, err); }
+    });
+  } }, formError(), field(t('op.expert.id'), input('expert_id', { type: 'text', autocomplete: 'off' })), h('button', { type: 'submit' }, t('op.payouts.show')));
+  return h('div', {},
+    h('h1', {}, t('op.payouts.title')),
+    h('p', { class: 'lead' }, t('op.payouts.lead', { days: s.payout_days.join(t('common.and')), tz: s.platform_time_zone, threshold: money(s.payout_threshold_cents, s.currency) })),
+    section(t('op.payouts.expert'), 2, form, out));
+}
+
+export async function settings(app) {
+  let s;
+  try { s = await api.settings(); } catch (err) { return h('div', {}, h('h1', {}, t('op.settings.title')), loadError(err)); }
+  const mp = s.min_prices;
+  const form = h('form', { novalidate: true, id: 'settings-form', onsubmit: async (e) => {
+    e.preventDefault();
+    clearErrors(form);
+    const el = form.elements;
+    const prices = {};
+    for (const k of ['video', 'audio', 'chat', 'event']) {
+      prices[k] = parseMoney(el[`min_${k}`].value);
+      if (!Number.isFinite(prices[k])) return showError(form, { field: `min_${k}`, message: t('avail.price.invalid') });
+    }
+    const cap = Number(el.event_cap.value);
+    await busy(form, async () => {
+      try { await api.updateSettings({ event_cap: cap, min_prices: prices }); announce(t('op.settings.saved')); app.go('/operator/settings'); } catch (err) {
+        showError(form, err.field && err.field.startsWith('min_prices') ? { ...err, field: `min_${err.field.split('.').pop()}` } : err);
+      }
+    });
+  } }, formError(),
+  field(t('op.settings.cap'), input('event_cap', { type: 'number', min: 1, max: s.media_server_max, value: s.event_cap }), t('op.settings.cap.hint', { max: s.media_server_max })),
+  h('fieldset', {}, h('legend', {}, t('op.settings.min')),
+    ['video', 'audio', 'chat', 'event'].map((k) => field(t(`op.settings.min.${k}`), input(`min_${k}`, { type: 'text', inputmode: 'decimal', value: centsToInput(mp[k]) })))),
+  h('button', { type: 'submit' }, t('op.settings.submit')));
+  const capForm = h('form', { novalidate: true, id: 'cap-form', onsubmit: async (e) => {
+    e.preventDefault();
+    clearErrors(capForm);
+    const id = capForm.elements.expert_id.value.trim();
+    const cap = Number(capForm.elements.event_cap.value);
+    if (!id) return showError(capForm, { field: 'expert_id', message: t('op.expert.required') });
+    await busy(capForm, async () => {
+      try { await api.setExpertCap(id, cap); announce(t('op.cap.saved', { cap })); capForm.reset(); } catch (err) { showError(capForm, err.field === 'id' ? { ...err, field: 'expert_id' } : err); }
+    });
+  } }, formError(),
+  field(t('op.expert.id'), input('expert_id', { type: 'text', autocomplete: 'off' })),
+  field(t('op.cap.value'), input('event_cap', { type: 'number', min: 0, max: s.media_server_max, value: s.event_cap }), t('op.cap.hint', { max: s.media_server_max })),
+  h('button', { type: 'submit' }, t('op.cap.submit')));
+  return h('div', {},
+    h('h1', {}, t('op.settings.title')),
+    dl([[t('op.settings.cancel'), t('common.hours', { n: hours(s.client_cancel_window) })], [t('op.settings.claim'), t('common.hours', { n: hours(s.claim_window) })],
+      [t('op.settings.share'), `${s.platform_share_basis_pts / 100} %`], [t('op.settings.support'), s.support_email]]),
+    section(t('op.settings.edit'), 2, form),
+    section(t('op.cap.title'), 2, h('p', {}, t('op.cap.lead')), capForm));
+}
