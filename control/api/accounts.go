@@ -120,7 +120,7 @@ func (s *server) signIn(r *request) (any, error) {
 	}
 	u, err := s.svc.UserByEmail(r.ctx(), email)
 	if control.ErrorKind(err) == control.NotFound {
-		_, _ = verifyPassword(s.dummyHash, in.Password) // same cost as a real check
+		_, _ = verifyPassword(s.dummyHash(), in.Password) // same cost as a real check
 		return nil, fail()
 	}
 	if err != nil {
@@ -131,7 +131,7 @@ func (s *server) signIn(r *request) (any, error) {
 		return nil, fail()
 	}
 	if u.Closed {
-		return nil, apiErr(control.Unauthorized, "account_closed", "", "this account is closed")
+		return nil, apiErr(control.Forbidden, "account_closed", "", "this account is closed")
 	}
 	if err := s.startSession(r, u); err != nil {
 		return nil, err

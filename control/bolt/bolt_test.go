@@ -1,0 +1,200 @@
+package bolt_test
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"atlas11/control"
+	"atlas11/control/bolt"
+
+	bbolt "go.etcd.io/bbolt"
+)
+
+func open(t *testing.T, path string) *bolt.DB {
+	t.Helper()
+	db, err := bolt.Open(path, bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+func TestOpen_CreatesBucketsAndSchemaVersion(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sub", "a.db")
+	db := open(t, path)
+	defer db.Close()
+	v, err := db.Version()
+	if err != nil || v != bolt.SchemaVersion {
+		t.Fatalf("version %d %v", v, err)
+	}
+	err = db.View(func(tx control.Tx) error {
+		for _, b := range control.Buckets() {
+			if err := tx.Scan(b, nil, nil, func(k, v []byte) error { return nil }); err != nil {
+				return fmt.Errorf("bucket %s: %w", b, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestOpen_RefusesANewerSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "a.db")
+	open(t, path).Close()
+	raw, err := bbolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = raw.Update(func(tx *bbolt.Tx) error {
+		var b [8]byte
+		binary.BigEndian.PutUint64(b[:], bolt.SchemaVersion+1)
+		return tx.Bucket([]byte("_schema")).Put([]byte("version"), b[:])
+	})
+	raw.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = bolt.Open(path, bolt.Options{})
+	if !errors.Is(err, bolt.ErrNewerSchema) {
+		t.Fatalf("got %v, want ErrNewerSchema", err)
+	}
+}
+
+func TestOpen_UpgradesAnOlderFile(t *testing.T) {
+	// A version-0 file: no schema bucket, no domain buckets.
+	path := filepath.Join(t.TempDir(), "old.db")
+	raw, err := bbolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	db := open(t, path)
+	defer db.Close()
+	if v, _ := db.Version(); v != bolt.SchemaVersion {
+		t.Fatalf("version %d", v)
+	}
+}
+
+func TestTx_GetPutDeleteScanAndCommitIsDurable(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "a.db")
+	db := open(t, path)
+	err := db.Update(func(tx control.Tx) error {
+		for _, k := range []string{"a/1", "a/2", "a/3", "b/1"} {
+			if err := tx.Put("meta", []byte(k), []byte("v"+k)); err != nil {
+				return err
+			}
+		}
+		return tx.Delete("meta", []byte("a/2"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A failed transaction writes nothing.
+	boom := errors.New("boom")
+	if err := db.Update(func(tx control.Tx) error {
+		_ = tx.Put("meta", []byte("a/9"), []byte("x"))
+		return boom
+	}); !errors.Is(err, boom) {
+		t.Fatalf("got %v", err)
+	}
+	db.Close()
+	db = open(t, path)
+	defer db.Close()
+	var keys []string
+	var held []byte
+	err = db.View(func(tx control.Tx) error {
+		held = tx.Get("meta", []byte("a/1"))
+		return tx.Scan("meta", []byte("a/"), []byte("a/\xff"), func(k, v []byte) error {
+			keys = append(keys, string(k))
+			if len(keys) == 1 {
+				return control.ErrStopScan
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(keys) != "[a/1]" {
+		t.Fatalf("keys %v", keys)
+	}
+	// Values are copies, valid after the transaction.
+	if string(held) != "va/1" {
+		t.Fatalf("held %q", held)
+	}
+	err = db.View(func(tx control.Tx) error {
+		keys = nil
+		return tx.Scan("meta", []byte("a/"), []byte("a/\xff"), func(k, v []byte) error {
+			keys = append(keys, string(k))
+			return nil
+		})
+	})
+	if err != nil || fmt.Sprint(keys) != "[a/1 a/3]" {
+		t.Fatalf("keys %v %v", keys, err)
+	}
+	if err := db.Update(func(tx control.Tx) error { return tx.Put("nope", []byte("k"), nil) }); err == nil {
+		t.Fatal("unknown bucket accepted")
+	}
+}
+
+func TestUpdate_ConcurrentWritesAllCommitted(t *testing.T) {
+	db := open(t, filepath.Join(t.TempDir(), "a.db"))
+	defer db.Close()
+	var wg sync.WaitGroup
+	for i := range 200 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := db.Update(func(tx control.Tx) error {
+				return tx.Put("meta", []byte(fmt.Sprintf("k%03d", i)), []byte("v"))
+			}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	n := 0
+	db.View(func(tx control.Tx) error {
+		return tx.Scan("meta", []byte("k"), []byte("l"), func(k, v []byte) error { n++; return nil })
+	})
+	if n != 200 {
+		t.Fatalf("%d keys", n)
+	}
+}
+
+func TestBackup_HotCopyOpensWithTheSameData(t *testing.T) {
+	dir := t.TempDir()
+	db := open(t, filepath.Join(dir, "a.db"))
+	defer db.Close()
+	if err := db.Update(func(tx control.Tx) error { return tx.Put("users", []byte("u1"), []byte("ana")) }); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	n, err := db.Backup(&buf)
+	if err != nil || n != int64(buf.Len()) || n == 0 {
+		t.Fatalf("backup %d %v", n, err)
+	}
+	// Writes keep working after a backup.
+	if err := db.Update(func(tx control.Tx) error { return tx.Put("users", []byte("u2"), []byte("bob")) }); err != nil {
+		t.Fatal(err)
+	}
+	copyPath := filepath.Join(dir, "copy.db")
+	if err := os.WriteFile(copyPath, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cp := open(t, copyPath)
+	defer cp.Close()
+	var got []byte
+	cp.View(func(tx control.Tx) error { got = tx.Get("users", []byte("u1")); return nil })
+	if string(got) != "ana" {
+		t.Fatalf("copy has %q", got)
+	}
+}
