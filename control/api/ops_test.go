@@ -111,7 +111,7 @@ func TestProfile_ACC2_PublicPageBySlugWithoutBilling(t *testing.T) {
 	if len(slots) != 2 || !slots[0].Start.Equal(time.Date(2026, 3, 5, 8, 0, 0, 0, time.UTC)) {
 		t.Fatalf("TIME-1 slots %+v", slots)
 	}
-	e.anon().get("/experts/" + ex.id + "/slots?from=" + t0.Add(time.Hour).Format(time.RFC3339) + "&to=" + t0.Format(time.RFC3339)).
+	e.anon().get("/experts/"+ex.id+"/slots?from="+t0.Add(time.Hour).Format(time.RFC3339)+"&to="+t0.Format(time.RFC3339)).
 		wantErr(http.StatusBadRequest, "invalid_range", "to")
 	e.anon().get("/experts/nobody").wantErr(http.StatusNotFound, "expert_not_found")
 	ex.do("DELETE", "/me/availability-rules/"+rules[0].ID, nil).want(http.StatusNoContent)
