@@ -14,6 +14,8 @@ import (
 var (
 	errQuota         = errors.New("turn: allocation quota reached")
 	errPeerForbidden = errors.New("turn: peer address refused by the relay guard")
+	errIPv6Relay     = errors.New("turn: IPv6 relay addresses are not offered")
+	errPortOutside   = errors.New("turn: requested relay port is outside the relay port range")
 )
 
 // allocation is our view of one pion allocation: its owner and quota slot,
@@ -163,7 +165,23 @@ type relayGenerator struct {
 
 func (g *relayGenerator) Validate() error { return g.inner.Validate() }
 
+// check refuses what the port-range generator would otherwise try: IPv6
+// relays (the relay address is IPv4) and ports outside the configured range
+// (a RESERVATION-TOKEN asks for the reserved port + 1).
+func (g *relayGenerator) check(conf turn.AllocateListenerConfig) error {
+	if conf.Network == "udp6" || conf.Network == "tcp6" {
+		return errIPv6Relay
+	}
+	if p := conf.RequestedPort; p != 0 && (p < int(g.inner.MinPort) || p > int(g.inner.MaxPort)) {
+		return errPortOutside
+	}
+	return nil
+}
+
 func (g *relayGenerator) AllocatePacketConn(conf turn.AllocateListenerConfig) (net.PacketConn, net.Addr, error) {
+	if err := g.check(conf); err != nil {
+		return nil, nil, err
+	}
 	if conf.UserID == "" {
 		// pion probes for an even port without a user; nothing is relayed.
 		return g.inner.AllocatePacketConn(conf)
@@ -183,6 +201,9 @@ func (g *relayGenerator) AllocatePacketConn(conf turn.AllocateListenerConfig) (n
 }
 
 func (g *relayGenerator) AllocateListener(conf turn.AllocateListenerConfig) (net.Listener, net.Addr, error) {
+	if err := g.check(conf); err != nil {
+		return nil, nil, err
+	}
 	a, err := g.table.reserve(conf.UserID, transportTCP, g.now())
 	if err != nil {
 		return nil, nil, err
