@@ -27,7 +27,9 @@ func TestConfig_ValidateNamesTheKey(t *testing.T) {
 		{"empty secret", func(c *Config) { c.Secret = "" }, "turn.secret: must not be empty"},
 		{"short secret", func(c *Config) { c.Secret = "short" }, "turn.secret: too short"},
 		{"empty previous secret", func(c *Config) { c.PreviousSecrets = []string{""} }, "turn.previous_secrets"},
-		{"missing cert file", func(c *Config) { c.CertFile, c.KeyFile = filepath.Join(dir, "nope.pem"), filepath.Join(dir, "nope.key") }, "turn.cert_file: cannot load certificate"},
+		{"missing cert file", func(c *Config) {
+			c.CertFile, c.KeyFile = filepath.Join(dir, "nope.pem"), filepath.Join(dir, "nope.key")
+		}, "turn.cert_file: cannot load certificate"},
 		{"garbage cert", func(c *Config) { c.CertFile, c.KeyFile = garbagePEM, garbagePEM }, "turn.cert_file"},
 		{"key without cert", func(c *Config) { c.KeyFile = garbagePEM }, "turn.cert_file: must be set"},
 		{"cert without key", func(c *Config) { c.CertFile = garbagePEM }, "turn.key_file: must be set"},
