@@ -31,6 +31,10 @@ type metrics struct {
 	rateLimitedBytes   *prometheus.CounterVec
 	lifetimeClosed     prometheus.Counter
 
+	// Per-packet counters, resolved once so the relay path skips label lookups.
+	toPeer, fromPeer               prometheus.Counter
+	limitedToPeer, limitedFromPeer prometheus.Counter
+
 	reg        prometheus.Registerer
 	collectors []prometheus.Collector
 }
@@ -82,6 +86,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	for _, s := range []string{scopeUser, scopeTotal} {
 		m.quotaRefusals.WithLabelValues(s)
 	}
+
+	m.toPeer, m.fromPeer = m.relayedBytes.WithLabelValues(dirToPeer), m.relayedBytes.WithLabelValues(dirFromPeer)
+	m.limitedToPeer = m.rateLimitedBytes.WithLabelValues(dirToPeer)
+	m.limitedFromPeer = m.rateLimitedBytes.WithLabelValues(dirFromPeer)
 
 	for _, c := range []prometheus.Collector{m.allocations, m.relayedBytes, m.authFailures,
 		m.permissionRefusals, m.quotaRefusals, m.rateLimitedBytes, m.lifetimeClosed} {

@@ -270,10 +270,10 @@ func (c *relayPacketConn) ReadFrom(p []byte) (int, net.Addr, error) {
 			continue
 		}
 		if !c.a.in.AllowN(c.g.now(), n) {
-			c.g.m.rateLimitedBytes.WithLabelValues(dirFromPeer).Add(float64(n))
+			c.g.m.limitedFromPeer.Add(float64(n))
 			continue
 		}
-		c.g.m.relayedBytes.WithLabelValues(dirFromPeer).Add(float64(n))
+		c.g.m.fromPeer.Add(float64(n))
 		return n, addr, nil
 	}
 }
@@ -283,11 +283,11 @@ func (c *relayPacketConn) WriteTo(p []byte, addr net.Addr) (int, error) {
 		return 0, errPeerForbidden
 	}
 	if !c.a.out.AllowN(c.g.now(), len(p)) {
-		c.g.m.rateLimitedBytes.WithLabelValues(dirToPeer).Add(float64(len(p)))
+		c.g.m.limitedToPeer.Add(float64(len(p)))
 		return len(p), nil
 	}
 	n, err := c.PacketConn.WriteTo(p, addr)
-	c.g.m.relayedBytes.WithLabelValues(dirToPeer).Add(float64(n))
+	c.g.m.toPeer.Add(float64(n))
 	return n, err
 }
 
@@ -346,7 +346,7 @@ func (c *relayConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	if n > 0 {
 		c.wait(c.a.in, n)
-		c.g.m.relayedBytes.WithLabelValues(dirFromPeer).Add(float64(n))
+		c.g.m.fromPeer.Add(float64(n))
 	}
 	return n, err
 }
@@ -358,7 +358,7 @@ func (c *relayConn) Write(p []byte) (int, error) {
 		c.wait(c.a.out, len(chunk))
 		n, err := c.Conn.Write(chunk)
 		written += n
-		c.g.m.relayedBytes.WithLabelValues(dirToPeer).Add(float64(n))
+		c.g.m.toPeer.Add(float64(n))
 		if err != nil {
 			return written, err
 		}
