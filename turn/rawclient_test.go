@@ -208,3 +208,23 @@ func (c *rawClient) send(ip net.IP, port int, data []byte) {
 		c.t.Fatal(err)
 	}
 }
+
+// dataIndication waits for a Data indication and returns its payload.
+func (c *rawClient) dataIndication(wait time.Duration) ([]byte, bool) {
+	c.t.Helper()
+	buf := make([]byte, 2048)
+	deadline := time.Now().Add(wait)
+	for {
+		_ = c.conn.SetReadDeadline(deadline)
+		n, _, err := c.conn.ReadFrom(buf)
+		if err != nil {
+			return nil, false
+		}
+		m := &stun.Message{Raw: append([]byte(nil), buf[:n]...)}
+		if m.Decode() == nil && m.Type == stun.NewType(stun.MethodData, stun.ClassIndication) {
+			if v, err := m.Get(stun.AttrData); err == nil {
+				return v, true
+			}
+		}
+	}
+}

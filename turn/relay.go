@@ -16,6 +16,7 @@ var (
 	errPeerForbidden = errors.New("turn: peer address refused by the relay guard")
 	errIPv6Relay     = errors.New("turn: IPv6 relay addresses are not offered")
 	errPortOutside   = errors.New("turn: requested relay port is outside the relay port range")
+	errOwnPort       = errors.New("turn: relaying to the TURN server's own listening ports is refused")
 )
 
 // allocation is our view of one pion allocation: its owner and quota slot,
@@ -161,6 +162,27 @@ type relayGenerator struct {
 	guard    *Guard
 	m        *metrics
 	now      func() time.Time
+	// ownPorts are the TURN listening ports: a relay must not feed the
+	// server its own requests, arriving from the relay address.
+	ownPorts []int
+}
+
+// peerAllowed is the guard plus the own-ports rule, for every relayed packet
+// and connection.
+func (g *relayGenerator) peerAllowed(addr net.Addr) bool {
+	var port int
+	switch a := addr.(type) {
+	case *net.UDPAddr:
+		port = a.Port
+	case *net.TCPAddr:
+		port = a.Port
+	}
+	for _, p := range g.ownPorts {
+		if port == p {
+			return false
+		}
+	}
+	return g.guard.AllowedAddr(addr)
 }
 
 func (g *relayGenerator) Validate() error { return g.inner.Validate() }
@@ -230,7 +252,7 @@ func (g *relayGenerator) AllocateListener(conf turn.AllocateListenerConfig) (net
 // to the advertised relay address, which the host may not own behind 1:1
 // NAT, so bind to the listen address and the relay port instead.
 func (g *relayGenerator) AllocateConn(conf turn.AllocateConnConfig) (net.Conn, error) {
-	if !g.guard.AllowedAddr(conf.RemoteAddr) {
+	if !g.peerAllowed(conf.RemoteAddr) {
 		return nil, errPeerForbidden
 	}
 	local, ok := conf.LocalAddr.(*net.TCPAddr)
@@ -266,7 +288,7 @@ func (c *relayPacketConn) ReadFrom(p []byte) (int, net.Addr, error) {
 		if err != nil {
 			return n, addr, err
 		}
-		if !c.g.guard.AllowedAddr(addr) {
+		if !c.g.peerAllowed(addr) {
 			continue
 		}
 		if !c.a.in.AllowN(c.g.now(), n) {
@@ -279,7 +301,7 @@ func (c *relayPacketConn) ReadFrom(p []byte) (int, net.Addr, error) {
 }
 
 func (c *relayPacketConn) WriteTo(p []byte, addr net.Addr) (int, error) {
-	if !c.g.guard.AllowedAddr(addr) {
+	if !c.g.peerAllowed(addr) {
 		return 0, errPeerForbidden
 	}
 	if !c.a.out.AllowN(c.g.now(), len(p)) {
@@ -315,7 +337,7 @@ func (l *relayListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		if !l.g.guard.AllowedAddr(conn.RemoteAddr()) {
+		if !l.g.peerAllowed(conn.RemoteAddr()) {
 			_ = conn.Close()
 			continue
 		}

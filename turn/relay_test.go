@@ -35,3 +35,39 @@ func TestRelay_AddressesStayInConfiguredRange(t *testing.T) {
 		t.Errorf("allocations %d, want 6", n)
 	}
 }
+
+// A relay may not feed the TURN server its own requests: its listening
+// ports are unreachable even on an allowed media IP.
+func TestRelay_OwnListeningPortsUnreachable(t *testing.T) {
+	s := startServer(t, testConfig(), nil)
+	echoPort := udpEcho(t).LocalAddr().(*net.UDPAddr).Port
+	user, pass := Credentials(testSecret, "alice", time.Hour, time.Now())
+	binding, err := stun.Build(stun.TransactionID, stun.BindingRequest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := dialRaw(t, s, "udp", user, pass)
+	if code := c.allocate(protoUDP); code != 0 {
+		t.Fatalf("allocate: %d", code)
+	}
+	if code := c.createPermission(net.IPv4(127, 0, 0, 1), false); code != 0 {
+		t.Fatalf("permission: %d", code)
+	}
+	// Control: the same payload to an ordinary peer on the media IP comes back.
+	c.send(net.IPv4(127, 0, 0, 1), echoPort, binding.Raw)
+	if _, ok := c.dataIndication(5 * time.Second); !ok {
+		t.Fatal("no echo from the peer")
+	}
+	c.send(net.IPv4(127, 0, 0, 1), s.Port(), binding.Raw)
+	if data, ok := c.dataIndication(500 * time.Millisecond); ok {
+		t.Errorf("the server answered a request relayed to itself: %x", data)
+	}
+
+	tc := dialRaw(t, s, "tcp", user, pass)
+	if code := tc.allocate(protoTCP); code != 0 {
+		t.Fatalf("allocate TCP: %d", code)
+	}
+	if code := tc.connect(net.IPv4(127, 0, 0, 1), s.Port(), false); code != 447 {
+		t.Errorf("Connect to the TURN port: code %d, want 447", code)
+	}
+}

@@ -168,6 +168,10 @@ func (s *Server) startPion() error {
 		guard:    s.guard,
 		m:        s.m,
 		now:      s.now,
+		ownPorts: []int{s.port},
+	}
+	if s.tlsPort != 0 {
+		gen.ownPorts = append(gen.ownPorts, s.tlsPort)
 	}
 	pc := turn.PacketConnConfig{
 		PacketConn:            &verifyingPacketConn{PacketConn: s.udp, v: s.verifier},
