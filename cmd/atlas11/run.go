@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"atlas11/control"
+	"atlas11/control/api"
 	"atlas11/control/bolt"
 	"atlas11/web"
 )
@@ -205,7 +206,24 @@ func newPlatform(cfg Config, stderr io.Writer) (*platform, error) {
 	p.reg = prometheus.NewRegistry()
 	p.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
+	apiHandler, err := api.New(api.Deps{
+		Service:        svc,
+		Logger:         p.log.With("component", "api"),
+		Registerer:     p.reg,
+		SimClock:       p.sim,
+		ICEServers:     p.iceServers,
+		Backup:         db.Backup,
+		InternalSecret: secrets.Internal,
+		SupportEmail:   cfg.Rules.SupportEmail,
+		SecureCookies:  cfg.HTTP.SecureCookies,
+	})
+	if err != nil {
+		p.close()
+		return nil, err
+	}
+
 	mux := http.NewServeMux()
+	mux.Handle(api.Prefix+"/", apiHandler)
 	mux.Handle("/metrics", promhttp.HandlerFor(p.reg, promhttp.HandlerOpts{Registry: p.reg}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
