@@ -39,8 +39,9 @@ type env struct {
 	reg   *prometheus.Registry
 	api   *server
 
-	mu sync.Mutex
-	n  int
+	mu   sync.Mutex
+	n    int
+	seen map[string]bool // operations answered with a validated 2xx
 }
 
 type envOpt func(*Deps)
@@ -85,7 +86,7 @@ func newEnv(t *testing.T, opts ...envOpt) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, clock: clock, svc: svc, gw: gw, db: db, srv: srv, doc: doc, reg: reg, api: s}
+	return &env{t: t, clock: clock, svc: svc, gw: gw, db: db, srv: srv, doc: doc, reg: reg, api: s, seen: map[string]bool{}}
 }
 
 // user is one browser: its own cookie jar.
@@ -188,6 +189,11 @@ func (e *env) checkDoc(path string, r *resp, method string) {
 			e.t.Errorf("%s: answered %d but is not in the OpenAPI document", r.what, r.status)
 		}
 		return
+	}
+	if r.status < 300 {
+		e.mu.Lock()
+		e.seen[op.method+" "+op.template] = true
+		e.mu.Unlock()
 	}
 	s, ct, ok := op.responseSchema(r.status)
 	if !ok {

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"atlas11/control"
 )
 
 // The OpenAPI 3 document is built from the route table and the Go types the
@@ -33,6 +35,9 @@ func (b *schemaBuilder) of(t reflect.Type) schema {
 		s := b.of(t.Elem())
 		return schema{"allOf": []any{s}, "nullable": true}
 	case reflect.String:
+		if vals := enumOf(t); vals != nil {
+			return schema{"type": "string", "enum": vals}
+		}
 		return schema{"type": "string"}
 	case reflect.Bool:
 		return schema{"type": "boolean"}
@@ -186,4 +191,27 @@ func buildOpenAPI(rs []route) ([]byte, error) {
 		},
 	}
 	return json.MarshalIndent(doc, "", "  ")
+}
+
+// enumOf lists the values of the domain's closed string types, so a
+// response carrying an unknown status fails the document.
+func enumOf(t reflect.Type) []any {
+	switch t {
+	case reflect.TypeFor[control.Role]():
+		return []any{control.RoleClient, control.RoleExpert, control.RoleOperator}
+	case reflect.TypeFor[control.MediaKind]():
+		return []any{control.MediaVideo, control.MediaAudio, control.MediaChat}
+	case reflect.TypeFor[control.BookingKind]():
+		return []any{control.KindAppointment, control.KindRegistration}
+	case reflect.TypeFor[control.BookingStatus]():
+		return []any{control.StatusPendingPayment, control.StatusConfirmed, control.StatusCancelled,
+			control.StatusCompleted, control.StatusPaymentFailed}
+	case reflect.TypeFor[control.EventStatus]():
+		return []any{control.EventScheduled, control.EventCancelled, control.EventCompleted}
+	case reflect.TypeFor[control.ClaimStatus]():
+		return []any{control.ClaimOpen, control.ClaimResponded, control.ClaimResolved, control.ClaimEscalated, control.ClaimDecided}
+	case reflect.TypeFor[control.ResponseKind]():
+		return []any{control.RespondFullRefund, control.RespondPartialRefund, control.RespondDecline}
+	}
+	return nil
 }

@@ -137,6 +137,9 @@ func (d *apiDoc) validate(s map[string]any, v any, path string) error {
 		if !ok {
 			return fmt.Errorf("%s: want string, got %T", path, v)
 		}
+		if enum, ok := s["enum"].([]any); ok && !slices.Contains(enum, any(str)) {
+			return fmt.Errorf("%s: %q is not one of %v", path, str, enum)
+		}
 		if s["format"] == "date-time" {
 			if _, err := time.Parse(time.RFC3339Nano, str); err != nil {
 				return fmt.Errorf("%s: %q is not a date-time", path, str)
