@@ -1,0 +1,157 @@
+package sfu
+
+import (
+	"sync"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/cc"
+	"github.com/pion/interceptor/pkg/gcc"
+	"github.com/pion/interceptor/pkg/nack"
+	"github.com/pion/interceptor/pkg/report"
+	"github.com/pion/interceptor/pkg/twcc"
+	"github.com/pion/sdp/v3"
+	"github.com/pion/webrtc/v4"
+)
+
+const twccURI = sdp.TransportCCURI
+
+// Codecs the SFU accepts and forwards: VP8 video, Opus audio.
+func vp8Codec() webrtc.RTPCodecParameters {
+	return webrtc.RTPCodecParameters{
+		RTPCodecCapability: webrtc.RTPCodecCapability{
+			MimeType: webrtc.MimeTypeVP8, ClockRate: 90000,
+			RTCPFeedback: []webrtc.RTCPFeedback{
+				{Type: "goog-remb"}, {Type: "transport-cc"}, {Type: "ccm", Parameter: "fir"},
+				{Type: "nack"}, {Type: "nack", Parameter: "pli"},
+			},
+		},
+		PayloadType: 96,
+	}
+}
+
+func opusCodec() webrtc.RTPCodecParameters {
+	return webrtc.RTPCodecParameters{
+		RTPCodecCapability: webrtc.RTPCodecCapability{
+			MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2,
+			SDPFmtpLine:  "minptime=10;useinbandfec=1",
+			RTCPFeedback: []webrtc.RTCPFeedback{{Type: "transport-cc"}},
+		},
+		PayloadType: 111,
+	}
+}
+
+func newMediaEngine() (*webrtc.MediaEngine, error) {
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterCodec(vp8Codec(), webrtc.RTPCodecTypeVideo); err != nil {
+		return nil, err
+	}
+	if err := m.RegisterCodec(opusCodec(), webrtc.RTPCodecTypeAudio); err != nil {
+		return nil, err
+	}
+	for _, ext := range []string{sdp.SDESMidURI, sdp.SDESRTPStreamIDURI, sdp.SDESRepairRTPStreamIDURI, twccURI} {
+		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: ext}, webrtc.RTPCodecTypeVideo); err != nil {
+			return nil, err
+		}
+	}
+	for _, ext := range []string{sdp.SDESMidURI, twccURI} {
+		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: ext}, webrtc.RTPCodecTypeAudio); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// apis holds the two per-server pion APIs: publishers' connections (the SFU
+// receives: NACK generation, receiver reports, TWCC feedback) and subscribers'
+// connections (the SFU sends: sender reports, TWCC sequence numbers and the GCC
+// estimator; NACKs are answered by the SFU's own packet caches).
+type apis struct {
+	pub, sub *webrtc.API
+
+	ccMu sync.Mutex // serializes subscriber PC creation to pair it with its estimator
+	ccCh chan cc.BandwidthEstimator
+}
+
+func newAPIs(se webrtc.SettingEngine, initialBitrate, maxBitrate int) (*apis, error) {
+	a := &apis{ccCh: make(chan cc.BandwidthEstimator, 1)}
+
+	pubME, err := newMediaEngine()
+	if err != nil {
+		return nil, err
+	}
+	pubIR := &interceptor.Registry{}
+	gen, err := nack.NewGeneratorInterceptor()
+	if err != nil {
+		return nil, err
+	}
+	pubIR.Add(gen)
+	rr, err := report.NewReceiverInterceptor()
+	if err != nil {
+		return nil, err
+	}
+	pubIR.Add(rr)
+	tw, err := twcc.NewSenderInterceptor()
+	if err != nil {
+		return nil, err
+	}
+	pubIR.Add(tw)
+	a.pub = webrtc.NewAPI(webrtc.WithMediaEngine(pubME), webrtc.WithInterceptorRegistry(pubIR), webrtc.WithSettingEngine(se))
+
+	subME, err := newMediaEngine()
+	if err != nil {
+		return nil, err
+	}
+	subIR := &interceptor.Registry{}
+	sr, err := report.NewSenderInterceptor()
+	if err != nil {
+		return nil, err
+	}
+	subIR.Add(sr)
+	ccf, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) {
+		return gcc.NewSendSideBWE(
+			gcc.SendSideBWEInitialBitrate(initialBitrate),
+			gcc.SendSideBWEMaxBitrate(maxBitrate),
+			gcc.SendSideBWEMinBitrate(50_000),
+			gcc.SendSideBWEPacer(gcc.NewNoOpPacer()), // queues are ours; no pacing delay
+		)
+	})
+	if err != nil {
+		return nil, err
+	}
+	ccf.OnNewPeerConnection(func(_ string, e cc.BandwidthEstimator) {
+		select {
+		case a.ccCh <- e:
+		default:
+		}
+	})
+	subIR.Add(ccf)
+	// Added after the estimator so it runs first on the way out: the estimator
+	// reads the transport-wide sequence number this one stamps.
+	hx, err := twcc.NewHeaderExtensionInterceptor()
+	if err != nil {
+		return nil, err
+	}
+	subIR.Add(hx)
+	a.sub = webrtc.NewAPI(webrtc.WithMediaEngine(subME), webrtc.WithInterceptorRegistry(subIR), webrtc.WithSettingEngine(se))
+	return a, nil
+}
+
+// newSubscriberPC creates a subscriber connection and its bandwidth estimator.
+func (a *apis) newSubscriberPC() (*webrtc.PeerConnection, cc.BandwidthEstimator, error) {
+	a.ccMu.Lock()
+	defer a.ccMu.Unlock()
+	select { // a leftover from a failed creation
+	case <-a.ccCh:
+	default:
+	}
+	pc, err := a.sub.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return nil, nil, err
+	}
+	var est cc.BandwidthEstimator
+	select {
+	case est = <-a.ccCh:
+	default:
+	}
+	return pc, est, nil
+}

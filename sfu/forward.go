@@ -1,0 +1,538 @@
+package sfu
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+
+	"atlas11/sfu/packetcache"
+)
+
+// keyframeInterval is the throttle on keyframe requests, per publisher layer.
+const keyframeInterval = 500 * time.Millisecond
+
+// maxReplay bounds how many cached packets a new subscriber is sent from the last
+// keyframe; beyond it a fresh keyframe is requested instead.
+const maxReplay = 200
+
+// source is one published track (audio, or video with up to three simulcast
+// layers) and the subscriber tracks it feeds.
+type source struct {
+	id       string // unique in the room
+	owner    string // publishing user
+	kind     webrtc.RTPCodecType
+	codec    webrtc.RTPCodecCapability
+	m        *metrics
+	writePLI func(ssrc uint32) error
+
+	layers [3]atomic.Pointer[layer]
+
+	mu    sync.Mutex
+	downs atomic.Pointer[[]*downTrack] // copy-on-write: read per packet without locking
+	plis  [3]int64                     // unix nanos of the last keyframe request, per layer
+}
+
+// layer is one simulcast encoding (or the only one) of a source.
+type layer struct {
+	idx   int
+	ssrc  uint32
+	cache *packetcache.Cache
+	bytes atomic.Uint64
+	rate  atomic.Int64 // bits per second, smoothed
+	last  atomic.Int64 // unix nanos of the last packet
+	// owned by the layer's reader goroutine
+	lastSeq    uint16
+	haveSeq    bool
+	prevBytes  uint64
+	prevRateAt int64
+	replayBuf  [packetcache.BufSize]byte
+}
+
+func newSource(id, owner string, kind webrtc.RTPCodecType, codec webrtc.RTPCodecCapability, m *metrics, writePLI func(uint32) error) *source {
+	s := &source{id: id, owner: owner, kind: kind, codec: codec, m: m, writePLI: writePLI}
+	empty := []*downTrack{}
+	s.downs.Store(&empty)
+	return s
+}
+
+func (s *source) addLayer(idx int, ssrc uint32, cacheSize int) *layer {
+	l := &layer{idx: idx, ssrc: ssrc, cache: packetcache.New(cacheSize)}
+	s.layers[idx].Store(l)
+	return l
+}
+
+func (s *source) addDown(d *downTrack) {
+	s.mu.Lock()
+	old := *s.downs.Load()
+	next := make([]*downTrack, 0, len(old)+1)
+	next = append(next, old...)
+	next = append(next, d)
+	s.downs.Store(&next)
+	s.mu.Unlock()
+}
+
+func (s *source) removeDown(d *downTrack) {
+	s.mu.Lock()
+	old := *s.downs.Load()
+	next := make([]*downTrack, 0, len(old))
+	for _, x := range old {
+		if x != d {
+			next = append(next, x)
+		}
+	}
+	s.downs.Store(&next)
+	s.mu.Unlock()
+}
+
+// handlePacket is the forwarding hot path: one packet from the publisher, cached
+// once and queued to every subscriber. It allocates nothing.
+func (s *source) handlePacket(l *layer, raw []byte, now int64) {
+	h, payload, ok := parseRTP(raw)
+	if !ok {
+		s.m.malformed.Inc()
+		return
+	}
+	s.m.packetsIn.Inc()
+	s.m.bytesIn.Add(float64(len(raw)))
+	l.bytes.Add(uint64(len(raw)))
+	l.last.Store(now)
+	if len(payload) == 0 { // padding only
+		return
+	}
+	kf := s.kind == webrtc.RTPCodecTypeAudio || vp8KeyframeStart(payload)
+	l.cache.Store(h.seq, raw, kf)
+	if !l.haveSeq || packetcache.SeqLess(l.lastSeq, h.seq) {
+		l.lastSeq, l.haveSeq = h.seq, true
+	}
+	for _, d := range *s.downs.Load() {
+		d.forward(l, &h, payload, kf, now)
+	}
+}
+
+// requestKeyframe sends a PLI for a layer, at most once per keyframeInterval.
+func (s *source) requestKeyframe(idx int, now int64) {
+	if s.kind != webrtc.RTPCodecTypeVideo || idx < 0 || idx > 2 {
+		return
+	}
+	l := s.layers[idx].Load()
+	if l == nil {
+		return
+	}
+	s.mu.Lock()
+	if now-s.plis[idx] < int64(keyframeInterval) {
+		s.mu.Unlock()
+		return
+	}
+	s.plis[idx] = now
+	s.mu.Unlock()
+	if s.writePLI != nil && s.writePLI(l.ssrc) == nil {
+		s.m.plis.Inc()
+	}
+}
+
+// updateRates refreshes each layer's smoothed bitrate; called by the room ticker.
+func (s *source) updateRates(now int64) {
+	for i := range s.layers {
+		l := s.layers[i].Load()
+		if l == nil {
+			continue
+		}
+		b := l.bytes.Load()
+		if l.prevRateAt != 0 && now > l.prevRateAt {
+			inst := int64(float64(b-l.prevBytes) * 8 / (float64(now-l.prevRateAt) / 1e9))
+			old := l.rate.Load()
+			if old == 0 {
+				l.rate.Store(inst)
+			} else {
+				l.rate.Store((old*3 + inst) / 4)
+			}
+		}
+		l.prevBytes, l.prevRateAt = b, now
+		if now-l.last.Load() > int64(2*time.Second) {
+			l.rate.Store(0) // the publisher stopped sending this layer
+		}
+	}
+}
+
+// switchRecord maps a range of egress sequence numbers back to a layer.
+type switchRecord struct {
+	outStart uint16
+	layer    int
+	seqOff   uint16
+	tsOff    uint32
+}
+
+// downTrack is what one subscriber receives of one source: a single continuous
+// RTP stream whatever layer it carries. It implements webrtc.TrackLocal.
+type downTrack struct {
+	id, streamID string
+	src          *source
+	m            *metrics
+	q            *queue
+	onFirst      func() // first packet written (join-to-first-packet metric)
+	done         chan struct{}
+	stopOnce     sync.Once
+	startOnce    sync.Once
+
+	mu        sync.Mutex
+	writer    webrtc.TrackLocalWriter
+	ssrc      uint32
+	pt        uint8
+	clockRate uint32
+	bound     bool
+	twcc      bool
+
+	cur, target, maxLayer int
+	reported              int
+	started               bool
+	seqOff                uint16
+	tsOff                 uint32
+	lastOutSeq            uint16
+	lastOutTS             uint32
+	lastOutAt             int64
+	switchInSeq           uint16
+	dropping              bool
+	lastKeyOut            uint16
+	hasKeyOut             bool
+	lastDown              int64 // when the target last went down
+	probeHold             time.Duration
+	lastUp                int64
+	hist                  [8]switchRecord
+	histN                 int
+	rtx                   [64]struct {
+		seq uint16
+		at  int64
+	}
+}
+
+func newDownTrack(src *source, streamID string, queueSize int, m *metrics, onFirst func()) *downTrack {
+	d := &downTrack{
+		id: src.id, streamID: streamID, src: src, m: m, q: newQueue(queueSize),
+		onFirst: onFirst, done: make(chan struct{}),
+		cur: -1, target: -1, maxLayer: 2, reported: -1, probeHold: 4 * time.Second,
+	}
+	if src.kind == webrtc.RTPCodecTypeAudio {
+		d.target = 0
+	}
+	return d
+}
+
+// ID implements webrtc.TrackLocal.
+func (d *downTrack) ID() string { return d.id }
+
+// RID implements webrtc.TrackLocal.
+func (d *downTrack) RID() string { return "" }
+
+// StreamID implements webrtc.TrackLocal.
+func (d *downTrack) StreamID() string { return d.streamID }
+
+// Kind implements webrtc.TrackLocal.
+func (d *downTrack) Kind() webrtc.RTPCodecType { return d.src.kind }
+
+// Bind implements webrtc.TrackLocal.
+func (d *downTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
+	var chosen *webrtc.RTPCodecParameters
+	for _, c := range ctx.CodecParameters() {
+		if equalFoldASCII(c.MimeType, d.src.codec.MimeType) {
+			chosen = &c
+			break
+		}
+	}
+	if chosen == nil {
+		return webrtc.RTPCodecParameters{}, webrtc.ErrUnsupportedCodec
+	}
+	twcc := false
+	for _, e := range ctx.HeaderExtensions() {
+		if e.URI == twccURI {
+			twcc = true
+		}
+	}
+	d.m.log.Debug("sfu: bind", "track", d.id, "twcc", twcc)
+	d.mu.Lock()
+	d.writer = ctx.WriteStream()
+	d.ssrc = uint32(ctx.SSRC())
+	d.pt = uint8(chosen.PayloadType)
+	d.clockRate = chosen.ClockRate
+	d.twcc = twcc
+	d.bound = true
+	d.mu.Unlock()
+	d.startOnce.Do(func() { go d.writeLoop() })
+	return *chosen, nil
+}
+
+// Unbind implements webrtc.TrackLocal.
+func (d *downTrack) Unbind(webrtc.TrackLocalContext) error {
+	d.mu.Lock()
+	d.bound = false
+	d.mu.Unlock()
+	return nil
+}
+
+func (d *downTrack) stop() {
+	d.stopOnce.Do(func() {
+		close(d.done)
+		d.q.close()
+	})
+}
+
+// forward rewrites one publisher packet into this subscriber's stream and queues
+// it. Called from the publisher layer's reader goroutine; allocates nothing.
+func (d *downTrack) forward(l *layer, h *rtpHeader, payload []byte, kf bool, now int64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.bound {
+		return
+	}
+	switch {
+	case d.cur != l.idx:
+		if l.idx != d.target {
+			return
+		}
+		if !kf {
+			if d.cur < 0 && d.replayLocked(l, h.seq, now) {
+				break // the cached keyframe and what followed are queued; go on live
+			}
+			d.src.requestKeyframe(l.idx, now)
+			return
+		}
+		d.switchLocked(l.idx, h.seq, h.ts, now)
+	case d.dropping:
+		if !kf {
+			return
+		}
+		d.resyncLocked(h.seq, now)
+	case packetcache.SeqLess(h.seq, d.switchInSeq):
+		return // from before the switch: the subscriber never saw that numbering
+	}
+	d.queueLocked(h, payload, kf, now)
+}
+
+func (d *downTrack) queueLocked(h *rtpHeader, payload []byte, kf bool, now int64) {
+	outSeq := h.seq - d.seqOff
+	outTS := h.ts - d.tsOff
+	if !d.q.push(outSeq, outTS, h.marker, payload, now) {
+		// A stuck subscriber: drop until the next keyframe rather than block the
+		// publisher's reader.
+		d.m.dropped.Inc()
+		d.dropping = true
+		d.src.requestKeyframe(d.cur, now)
+		return
+	}
+	if !d.started || packetcache.SeqLess(d.lastOutSeq, outSeq) {
+		d.lastOutSeq, d.lastOutTS, d.lastOutAt = outSeq, outTS, now
+		d.started = true
+	}
+	if kf {
+		d.lastKeyOut, d.hasKeyOut = outSeq, true
+	}
+}
+
+// switchLocked starts forwarding layer idx at a keyframe, continuing the egress
+// sequence numbers and timestamps where the previous layer left them.
+func (d *downTrack) switchLocked(idx int, inSeq uint16, inTS uint32, now int64) {
+	if d.started {
+		delta := uint32(1)
+		if d.clockRate > 0 && now > d.lastOutAt {
+			if dt := uint32(uint64(now-d.lastOutAt) * uint64(d.clockRate) / 1e9); dt > 0 {
+				delta = dt
+			}
+		}
+		d.seqOff = inSeq - (d.lastOutSeq + 1)
+		d.tsOff = inTS - (d.lastOutTS + delta)
+		if d.cur >= 0 {
+			d.m.layerSwitches.Inc()
+		}
+	} else {
+		d.seqOff, d.tsOff = 0, 0
+	}
+	d.cur = idx
+	d.dropping = false
+	d.switchInSeq = inSeq
+	d.recordLocked(inSeq - d.seqOff)
+}
+
+// resyncLocked resumes the same layer at a keyframe after dropping.
+func (d *downTrack) resyncLocked(inSeq uint16, now int64) {
+	d.seqOff = inSeq - (d.lastOutSeq + 1)
+	d.dropping = false
+	d.switchInSeq = inSeq
+	d.recordLocked(inSeq - d.seqOff)
+}
+
+func (d *downTrack) recordLocked(outStart uint16) {
+	d.hist[d.histN%len(d.hist)] = switchRecord{outStart: outStart, layer: d.cur, seqOff: d.seqOff, tsOff: d.tsOff}
+	d.histN++
+}
+
+// replayLocked queues the layer's cached packets from its last keyframe up to
+// (not including) seq, so a new subscriber shows video at once.
+func (d *downTrack) replayLocked(l *layer, seq uint16, now int64) bool {
+	kfSeq, ok := l.cache.LastKeyframe()
+	if !ok || uint16(seq-kfSeq) > maxReplay || seq == kfSeq {
+		return false
+	}
+	first := true
+	for s := kfSeq; s != seq; s++ {
+		n := l.cache.Get(s, l.replayBuf[:])
+		if n == 0 {
+			continue // lost upstream; the subscriber will NACK it
+		}
+		h, payload, ok := parseRTP(l.replayBuf[:n])
+		if !ok || len(payload) == 0 {
+			continue
+		}
+		if first {
+			d.switchLocked(l.idx, h.seq, h.ts, now)
+			first = false
+		}
+		d.queueLocked(&h, payload, s == kfSeq, now)
+	}
+	return !first
+}
+
+// handleNACK retransmits from the publisher's cache. Duplicate NACKs (the same
+// packet within a short interval) and NACKs older than the last keyframe sent
+// are ignored: the decoder no longer needs them.
+func (d *downTrack) handleNACK(outSeq uint16, buf []byte, now int64) {
+	d.m.nacks.Inc()
+	d.mu.Lock()
+	if !d.started || !packetcache.SeqLess(outSeq, d.lastOutSeq+1) ||
+		(d.hasKeyOut && packetcache.SeqLess(outSeq, d.lastKeyOut)) {
+		d.mu.Unlock()
+		return
+	}
+	r := &d.rtx[outSeq%uint16(len(d.rtx))]
+	if r.seq == outSeq && now-r.at < int64(40*time.Millisecond) {
+		d.mu.Unlock()
+		return
+	}
+	r.seq, r.at = outSeq, now
+	var rec *switchRecord
+	for i := 1; i <= len(d.hist) && i <= d.histN; i++ {
+		c := &d.hist[(d.histN-i)%len(d.hist)]
+		if !packetcache.SeqLess(outSeq, c.outStart) {
+			rec = c
+			break
+		}
+	}
+	if rec == nil {
+		d.mu.Unlock()
+		return
+	}
+	l := d.src.layers[rec.layer].Load()
+	inSeq, tsOff := outSeq+rec.seqOff, rec.tsOff
+	d.mu.Unlock()
+	if l == nil {
+		return
+	}
+	n := l.cache.Get(inSeq, buf)
+	if n == 0 {
+		return
+	}
+	h, payload, ok := parseRTP(buf[:n])
+	if !ok {
+		return
+	}
+	if d.q.push(outSeq, h.ts-tsOff, h.marker, payload, now) {
+		d.m.retransmits.Inc()
+	}
+}
+
+// writeLoop drains the queue into the peer connection.
+func (d *downTrack) writeLoop() {
+	s := new(slot)
+	var h rtp.Header
+	first, loggedErr := true, false
+	for {
+		select {
+		case <-d.q.notify:
+		case <-d.done:
+			return
+		}
+		for d.q.pop(s) {
+			d.mu.Lock()
+			w, ssrc, pt, bound := d.writer, d.ssrc, d.pt, d.bound
+			d.mu.Unlock()
+			if !bound || w == nil {
+				continue
+			}
+			h = rtp.Header{
+				Version: 2, Marker: s.marker, PayloadType: pt,
+				SequenceNumber: s.seq, Timestamp: s.ts, SSRC: ssrc,
+				Extensions: h.Extensions[:0],
+			}
+			n, err := w.WriteRTP(&h, s.buf[:s.n])
+			if err != nil {
+				if !loggedErr {
+					loggedErr = true
+					d.m.log.Debug("sfu: write RTP", "track", d.id, "err", err)
+				}
+				continue
+			}
+			d.m.packetsOut.Inc()
+			d.m.bytesOut.Add(float64(n))
+			d.m.forwardLatency.Observe(float64(time.Now().UnixNano()-s.arrival) / 1e9)
+			if first {
+				first = false
+				if d.onFirst != nil {
+					d.onFirst()
+				}
+			}
+		}
+	}
+}
+
+// readRTCP handles the subscriber's feedback for this track.
+func (d *downTrack) readRTCP(sender *webrtc.RTPSender, onREMB func(uint64)) {
+	buf := make([]byte, packetcache.BufSize)
+	for {
+		pkts, _, err := sender.ReadRTCP()
+		if err != nil {
+			return
+		}
+		now := time.Now().UnixNano()
+		for _, p := range pkts {
+			switch p := p.(type) {
+			case *rtcp.TransportLayerNack:
+				for _, pair := range p.Nacks {
+					pair.Range(func(seq uint16) bool {
+						d.handleNACK(seq, buf, now)
+						return true
+					})
+				}
+			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				d.mu.Lock()
+				cur := d.cur
+				d.mu.Unlock()
+				d.src.requestKeyframe(cur, now)
+			case *rtcp.ReceiverEstimatedMaximumBitrate:
+				if onREMB != nil {
+					onREMB(uint64(p.Bitrate))
+				}
+			}
+		}
+	}
+}
+
+func equalFoldASCII(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}

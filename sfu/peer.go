@@ -1,0 +1,298 @@
+package sfu
+
+import (
+	"strings"
+	"time"
+
+	"github.com/pion/sdp/v3"
+	"github.com/pion/webrtc/v4"
+)
+
+// newSub creates the receiving ("sub") connection; the server offers on it.
+func (sess *session) newSub() error {
+	pc, est, err := sess.s.apis.newSubscriberPC()
+	if err != nil {
+		return err
+	}
+	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
+		if c == nil {
+			return
+		}
+		init := c.ToJSON()
+		sess.send(ServerMessage{Type: TypeCandidate, PC: PCSub, Candidate: &init})
+	})
+	sess.mu.Lock()
+	sess.sub, sess.est = pc, est
+	sess.mu.Unlock()
+	return nil
+}
+
+// addDown starts sending src to this participant.
+func (sess *session) addDown(src *source) {
+	sess.mu.Lock()
+	if sess.closed || sess.sub == nil || sess.downs[src.id] != nil {
+		sess.mu.Unlock()
+		return
+	}
+	size := sess.s.cfg.VideoQueue
+	if src.kind == webrtc.RTPCodecTypeAudio {
+		size = sess.s.cfg.AudioQueue
+	}
+	d := newDownTrack(src, src.owner, size, sess.s.m, sess.markFirstPacket)
+	d.maxLayer = sess.maxLayer
+	tr, err := sess.sub.AddTransceiverFromTrack(d, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+	if err != nil {
+		sess.mu.Unlock()
+		sess.log.Warn("sfu: add track", "err", err)
+		return
+	}
+	sender := tr.Sender()
+	sess.downs[src.id] = &subTrack{d: d, sender: sender}
+	sess.mu.Unlock()
+	if src.kind == webrtc.RTPCodecTypeVideo {
+		d.selectLayer(sess.budget(), false, time.Now().UnixNano())
+	}
+	src.addDown(d)
+	go d.readRTCP(sender, func(bps uint64) { sess.remb.Store(bps) })
+	sess.negotiate(false)
+}
+
+// removeDown stops sending src to this participant.
+func (sess *session) removeDown(src *source) {
+	sess.mu.Lock()
+	st := sess.downs[src.id]
+	if st == nil || sess.closed {
+		sess.mu.Unlock()
+		return
+	}
+	delete(sess.downs, src.id)
+	sub := sess.sub
+	sess.mu.Unlock()
+	src.removeDown(st.d)
+	st.d.stop()
+	if sub != nil {
+		_ = sub.RemoveTrack(st.sender)
+	}
+	sess.negotiate(false)
+}
+
+// negotiate sends a new "sub" offer, or remembers to once the pending one is answered.
+func (sess *session) negotiate(iceRestart bool) {
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	if sess.closed || !sess.started || sess.sub == nil || sess.ctx.Err() != nil {
+		return
+	}
+	if len(sess.downs) == 0 && sess.sub.LocalDescription() == nil {
+		return // nothing to receive yet: an offer without media is useless
+	}
+	if sess.awaitingAnswer || sess.sub.SignalingState() != webrtc.SignalingStateStable {
+		sess.pendingNeg = true
+		sess.pendingRestart = sess.pendingRestart || iceRestart
+		return
+	}
+	offer, err := sess.sub.CreateOffer(&webrtc.OfferOptions{ICERestart: iceRestart})
+	if err == nil {
+		err = sess.sub.SetLocalDescription(offer)
+	}
+	if err != nil {
+		sess.log.Warn("sfu: subscriber offer", "err", err)
+		return
+	}
+	sess.awaitingAnswer = true
+	sess.send(ServerMessage{Type: TypeOffer, PC: PCSub, SDP: offer.SDP})
+}
+
+func (sess *session) handleAnswer(sdpText string) error {
+	sess.mu.Lock()
+	if sess.sub == nil || !sess.awaitingAnswer {
+		sess.mu.Unlock()
+		return Refusef(CodeBadMessage, "no offer is waiting for an answer")
+	}
+	err := sess.sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdpText})
+	if err != nil {
+		sess.mu.Unlock()
+		return Refusef(CodeBadSDP, "answer refused: %v", err)
+	}
+	sess.awaitingAnswer = false
+	cands := sess.subCands
+	sess.subCands = nil
+	for _, c := range cands {
+		_ = sess.sub.AddICECandidate(c)
+	}
+	again, restart := sess.pendingNeg, sess.pendingRestart
+	sess.pendingNeg, sess.pendingRestart = false, false
+	sess.mu.Unlock()
+	if again {
+		sess.negotiate(restart)
+	}
+	return nil
+}
+
+func (sess *session) handleCandidate(pc string, c webrtc.ICECandidateInit) error {
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	target := sess.pub
+	if pc == PCSub {
+		target = sess.sub
+		if target != nil && target.RemoteDescription() == nil {
+			if len(sess.subCands) < 64 {
+				sess.subCands = append(sess.subCands, c)
+			}
+			return nil
+		}
+	}
+	if target == nil || target.RemoteDescription() == nil {
+		return Refusef(CodeBadMessage, "candidate before any offer on %q", pc)
+	}
+	if err := target.AddICECandidate(c); err != nil {
+		return Refusef(CodeBadMessage, "bad candidate: %v", err)
+	}
+	return nil
+}
+
+// checkOffer enforces the codecs and media the room carries before pion sees the offer.
+func (sess *session) checkOffer(sdpText string) error {
+	var d sdp.SessionDescription
+	if err := d.UnmarshalString(sdpText); err != nil {
+		return Refusef(CodeBadSDP, "offer is not valid SDP")
+	}
+	audio, video := 0, 0
+	for _, m := range d.MediaDescriptions {
+		if m.MediaName.Port.Value == 0 {
+			continue // rejected or stopped section
+		}
+		switch m.MediaName.Media {
+		case "audio":
+			audio++
+			if !hasCodec(m, "opus") {
+				return Refusef(CodeBadSDP, "audio must be Opus")
+			}
+		case "video":
+			if _, inactive := m.Attribute("inactive"); inactive {
+				continue
+			}
+			video++
+			if sess.room.media != MediaVideo {
+				return Refusef(CodeBadSDP, "this is an audio-only call: no video may be sent")
+			}
+			if !hasCodec(m, "vp8") {
+				return Refusef(CodeBadSDP, "video must be VP8")
+			}
+		case "application":
+		default:
+			return Refusef(CodeBadSDP, "unsupported media section %q", truncate(m.MediaName.Media, 16))
+		}
+	}
+	if audio > 1 || video > 1 {
+		return Refusef(CodeBadSDP, "at most one audio and one video track may be published")
+	}
+	return nil
+}
+
+func hasCodec(m *sdp.MediaDescription, name string) bool {
+	for _, a := range m.Attributes {
+		if a.Key == "rtpmap" {
+			if _, codec, ok := strings.Cut(a.Value, " "); ok && strings.HasPrefix(strings.ToLower(codec), name+"/") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// handleOffer answers the client's "pub" offer (publish, renegotiate, ICE restart).
+func (sess *session) handleOffer(sdpText string) error {
+	if !sess.room.canPublish(sess.adm) {
+		return Refusef(CodeNotAllowed, "only the expert publishes in an event")
+	}
+	if err := sess.checkOffer(sdpText); err != nil {
+		return err
+	}
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	if sess.closed {
+		return nil
+	}
+	if sess.pub == nil {
+		pc, err := sess.s.apis.pub.NewPeerConnection(webrtc.Configuration{})
+		if err != nil {
+			return Refusef(CodeInternal, "cannot create peer connection")
+		}
+		pc.OnICECandidate(func(c *webrtc.ICECandidate) {
+			if c == nil {
+				return
+			}
+			init := c.ToJSON()
+			sess.send(ServerMessage{Type: TypeCandidate, PC: PCPub, Candidate: &init})
+		})
+		pc.OnTrack(sess.onTrack)
+		sess.pub = pc
+		sess.pubPC.Store(pc)
+	}
+	if err := sess.pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdpText}); err != nil {
+		return Refusef(CodeBadSDP, "offer refused: %v", err)
+	}
+	answer, err := sess.pub.CreateAnswer(nil)
+	if err == nil {
+		err = sess.pub.SetLocalDescription(answer)
+	}
+	if err != nil {
+		return Refusef(CodeBadSDP, "cannot answer: %v", err)
+	}
+	sess.send(ServerMessage{Type: TypeAnswer, PC: PCPub, SDP: answer.SDP})
+	return nil
+}
+
+// onTrack turns each incoming track (or simulcast layer) into a source layer.
+func (sess *session) onTrack(track *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+	idx := 0
+	if rid := track.RID(); rid != "" {
+		idx = layerIndex(rid)
+		if idx < 0 {
+			sess.log.Warn("sfu: unknown simulcast RID ignored", "rid", truncate(rid, 16))
+			return
+		}
+	}
+	kind := track.Kind()
+	sess.log.Debug("sfu: track", "kind", kind, "rid", track.RID(), "ssrc", track.SSRC())
+	id := sess.adm.User + "/" + kind.String() + "/" + track.ID()
+	sess.mu.Lock()
+	if sess.closed {
+		sess.mu.Unlock()
+		return
+	}
+	src := sess.sources[id]
+	fresh := src == nil
+	if fresh {
+		src = newSource(id, sess.adm.User, kind, track.Codec().RTPCodecCapability, sess.s.m, sess.writePLI)
+		sess.sources[id] = src
+	}
+	l := src.addLayer(idx, uint32(track.SSRC()), sess.s.cfg.CacheSize)
+	sess.mu.Unlock()
+	if fresh {
+		sess.room.addSource(src)
+	}
+	go func() {
+		buf := make([]byte, 1500)
+		for {
+			n, _, err := track.Read(buf)
+			if err != nil {
+				break
+			}
+			src.handlePacket(l, buf[:n], time.Now().UnixNano())
+		}
+		src.layers[idx].CompareAndSwap(l, nil)
+		for i := range src.layers {
+			if src.layers[i].Load() != nil {
+				return
+			}
+		}
+		sess.mu.Lock()
+		if sess.sources[id] == src {
+			delete(sess.sources, id)
+		}
+		sess.mu.Unlock()
+		sess.room.removeSource(src)
+	}()
+}

@@ -1,0 +1,359 @@
+package sfu
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/pion/interceptor/pkg/cc"
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+)
+
+const (
+	outQueue     = 128 // signaling messages waiting for a slow client
+	writeTimeout = 5 * time.Second
+)
+
+// session is one participant's signaling connection and peer connections.
+type session struct {
+	id   string
+	s    *Server
+	room *room
+	adm  Admission
+	ws   *websocket.Conn
+	log  *slog.Logger
+
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	out    chan ServerMessage
+
+	joinedAt  time.Time // wall clock, for the join-to-first-packet metric
+	firstOnce sync.Once
+	remb      atomic.Uint64
+	leaving   atomic.Bool
+	pubPC     atomic.Pointer[webrtc.PeerConnection]
+
+	mu             sync.Mutex
+	closed         bool
+	started        bool // "joined" sent: offers may follow
+	pub, sub       *webrtc.PeerConnection
+	est            cc.BandwidthEstimator
+	downs          map[string]*subTrack
+	sources        map[string]*source
+	awaitingAnswer bool
+	pendingNeg     bool
+	pendingRestart bool
+	subCands       []webrtc.ICECandidateInit
+	maxLayer       int
+}
+
+type subTrack struct {
+	d      *downTrack
+	sender *webrtc.RTPSender
+}
+
+// ServeHTTP serves the signaling WebSocket (see signal.go for the protocol).
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.isClosing() {
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	ws, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		return // Accept has written the HTTP error
+	}
+	ws.SetReadLimit(MaxMessageBytes)
+	s.wg.Add(1)
+	defer s.wg.Done()
+	s.serve(r.Context(), ws)
+}
+
+func (s *Server) serve(parent context.Context, ws *websocket.Conn) {
+	ctx, cancel := context.WithCancelCause(context.WithoutCancel(parent))
+	defer cancel(nil)
+
+	msg, err := s.readJoin(ctx, ws)
+	if err == nil {
+		var a Admission
+		a, err = s.admit(ctx, msg)
+		if err == nil {
+			sess := &session{
+				id: newID(), s: s, adm: a, ws: ws, ctx: ctx, cancel: cancel,
+				out: make(chan ServerMessage, outQueue), joinedAt: time.Now(),
+				downs: map[string]*subTrack{}, sources: map[string]*source{}, maxLayer: 2,
+				log: s.log.With("room", a.Room, "user", a.User),
+			}
+			sess.run()
+			return
+		}
+	}
+	code := ErrorCode(err)
+	s.m.refusals.WithLabelValues(code).Inc()
+	s.log.Info("sfu: join refused", "code", code, "err", err)
+	refuse(ctx, ws, err)
+}
+
+func (s *Server) readJoin(ctx context.Context, ws *websocket.Conn) (ClientMessage, error) {
+	rctx, cancel := context.WithTimeout(ctx, s.cfg.JoinTimeout)
+	defer cancel()
+	typ, b, err := ws.Read(rctx)
+	if err != nil {
+		return ClientMessage{}, Refusef(CodeBadMessage, "no join message: %v", err)
+	}
+	if typ != websocket.MessageText {
+		return ClientMessage{}, Refusef(CodeBadMessage, "messages must be text frames")
+	}
+	msg, err := DecodeClientMessage(b)
+	if err != nil {
+		return ClientMessage{}, err
+	}
+	if msg.Type != TypeJoin {
+		return ClientMessage{}, Refusef(CodeBadMessage, "the first message must be a join")
+	}
+	return msg, nil
+}
+
+// refuse tells the client why, then closes with the code's status and the code as reason.
+func refuse(ctx context.Context, ws *websocket.Conn, err error) {
+	code := ErrorCode(err)
+	msg := err.Error()
+	var r *RefusalError
+	if errors.As(err, &r) {
+		msg = r.Message
+	}
+	b, _ := json.Marshal(ServerMessage{Type: TypeError, Code: code, Message: msg})
+	wctx, cancel := context.WithTimeout(ctx, writeTimeout)
+	defer cancel()
+	_ = ws.Write(wctx, websocket.MessageText, b)
+	_ = ws.Close(websocket.StatusCode(CloseStatus(code)), code)
+}
+
+func (sess *session) run() {
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		sess.room, err = sess.s.roomFor(sess.adm)
+		if err != nil {
+			break
+		}
+		var others []Participant
+		var replaced *session
+		others, replaced, err = sess.joinRoom()
+		if err == nil {
+			if replaced != nil {
+				replaced.fail(Refusef(CodeReplaced, "you joined this call from another connection"))
+			}
+			sess.start(others)
+			return
+		}
+		if ErrorCode(err) != CodeRoomNotOpen {
+			break
+		}
+	}
+	sess.s.m.refusals.WithLabelValues(ErrorCode(err)).Inc()
+	refuse(sess.ctx, sess.ws, err)
+}
+
+func (sess *session) joinRoom() ([]Participant, *session, error) {
+	// The receiving connection exists before the room offers its tracks.
+	if sess.room.media != MediaChat && (sess.room.kind == KindAppointment || sess.adm.Role == RoleGuest) {
+		if err := sess.newSub(); err != nil {
+			return nil, nil, Refusef(CodeInternal, "cannot create peer connection")
+		}
+	}
+	return sess.room.join(sess)
+}
+
+func (sess *session) start(others []Participant) {
+	s := sess.s
+	s.m.joins.Inc()
+	sess.log.Info("sfu: joined", "role", sess.adm.Role)
+	self := participantOf(sess.adm)
+	sess.send(ServerMessage{
+		Type: TypeJoined, Session: sess.id, Room: sess.adm.Room, Kind: sess.adm.Kind, Media: sess.adm.Media,
+		Self: &self, Participants: others, Publish: sess.room.canPublish(sess.adm),
+		GraceMs: s.cfg.ReconnectGrace.Milliseconds(),
+	})
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		sess.writeLoop()
+	}()
+	sess.mu.Lock()
+	sess.started = true
+	sess.mu.Unlock()
+	sess.negotiate(false)
+	err := sess.readLoop()
+	sess.cancel(err)
+	<-writerDone
+
+	leave := sess.leaving.Load() || sess.room.isShuttingDown() || s.isClosing()
+	sess.teardown()
+	sess.room.detach(sess, leave)
+	var r *RefusalError
+	cause := context.Cause(sess.ctx)
+	if errors.As(cause, &r) {
+		s.m.refusals.WithLabelValues(r.Code).Inc()
+		refuse(context.Background(), sess.ws, r)
+	} else {
+		_ = sess.ws.Close(websocket.StatusNormalClosure, "")
+	}
+	sess.log.Info("sfu: session ended", "leave", leave, "cause", cause)
+}
+
+// fail ends the session with a refusal sent to the client.
+func (sess *session) fail(err *RefusalError) {
+	sess.cancel(err)
+}
+
+func (sess *session) readLoop() error {
+	for {
+		typ, b, err := sess.ws.Read(sess.ctx)
+		if err != nil {
+			return err
+		}
+		if typ != websocket.MessageText {
+			sess.sendError(Refusef(CodeBadMessage, "messages must be text frames"))
+			continue
+		}
+		msg, err := DecodeClientMessage(b)
+		if err != nil {
+			sess.sendError(err)
+			continue
+		}
+		if err := sess.handle(msg); err != nil {
+			if errors.Is(err, errLeave) {
+				return err
+			}
+			sess.sendError(err)
+		}
+	}
+}
+
+var errLeave = errors.New("participant left")
+
+func (sess *session) handle(msg ClientMessage) error {
+	switch msg.Type {
+	case TypeJoin:
+		return Refusef(CodeBadMessage, "already joined")
+	case TypeLeave:
+		sess.leaving.Store(true)
+		return errLeave
+	case TypeOffer:
+		return sess.handleOffer(msg.SDP)
+	case TypeAnswer:
+		return sess.handleAnswer(msg.SDP)
+	case TypeCandidate:
+		return sess.handleCandidate(msg.PC, *msg.Candidate)
+	case TypeRestart:
+		sess.negotiate(true)
+	case TypeLayer:
+		sess.mu.Lock()
+		sess.maxLayer = layerIndex(msg.Layer)
+		for _, st := range sess.downs {
+			st.d.mu.Lock()
+			st.d.maxLayer = sess.maxLayer
+			st.d.mu.Unlock()
+		}
+		sess.mu.Unlock()
+	case TypeChat:
+		from := participantOf(sess.adm)
+		sess.room.broadcast(ServerMessage{
+			Type: TypeChat, From: &from, Text: msg.Text, At: sess.s.deps.Now().UTC().Format(time.RFC3339),
+		}, "")
+	}
+	return nil
+}
+
+func (sess *session) send(msg ServerMessage) {
+	select {
+	case <-sess.ctx.Done():
+	case sess.out <- msg:
+	default:
+		// A client that does not read its signaling cannot follow renegotiation.
+		sess.cancel(errors.New("signaling queue full"))
+	}
+}
+
+func (sess *session) sendError(err error) {
+	var r *RefusalError
+	if !errors.As(err, &r) {
+		r = Refusef(CodeInternal, "%v", err)
+	}
+	sess.send(ServerMessage{Type: TypeError, Code: r.Code, Message: r.Message})
+}
+
+func (sess *session) writeLoop() {
+	for {
+		select {
+		case <-sess.ctx.Done():
+			return
+		case msg := <-sess.out:
+			b, err := json.Marshal(msg)
+			if err != nil {
+				continue
+			}
+			wctx, cancel := context.WithTimeout(sess.ctx, writeTimeout)
+			err = sess.ws.Write(wctx, websocket.MessageText, b)
+			cancel()
+			if err != nil {
+				sess.cancel(err)
+				return
+			}
+		}
+	}
+}
+
+// teardown closes the peer connections and withdraws the published sources.
+func (sess *session) teardown() {
+	sess.mu.Lock()
+	sess.closed = true
+	pub, sub := sess.pub, sess.sub
+	downs := sess.downs
+	sess.downs = map[string]*subTrack{}
+	sources := sess.sources
+	sess.sources = map[string]*source{}
+	sess.mu.Unlock()
+	for _, src := range sources {
+		sess.room.removeSource(src)
+	}
+	for _, st := range downs {
+		st.d.src.removeDown(st.d)
+		st.d.stop()
+	}
+	if pub != nil {
+		_ = pub.Close()
+	}
+	if sub != nil {
+		_ = sub.Close()
+	}
+}
+
+func newID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// markFirstPacket records join-to-first-packet once per session.
+func (sess *session) markFirstPacket() {
+	sess.firstOnce.Do(func() {
+		sess.s.m.joinToFirst.Observe(time.Since(sess.joinedAt).Seconds())
+	})
+}
+
+func (sess *session) writePLI(ssrc uint32) error {
+	pub := sess.pubPC.Load() // no session lock: called under subscribers' track locks
+	if pub == nil {
+		return errors.New("no publisher connection")
+	}
+	return pub.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})
+}
