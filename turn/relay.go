@@ -16,7 +16,6 @@ var (
 	errPeerForbidden = errors.New("turn: peer address refused by the relay guard")
 	errIPv6Relay     = errors.New("turn: IPv6 relay addresses are not offered")
 	errPortOutside   = errors.New("turn: requested relay port is outside the relay port range")
-	errOwnPort       = errors.New("turn: relaying to the TURN server's own listening ports is refused")
 )
 
 // allocation is our view of one pion allocation: its owner and quota slot,
@@ -137,14 +136,10 @@ func (t *allocTable) expired(now time.Time, maxLife time.Duration) []*allocation
 	return out
 }
 
-func (t *allocTable) count() (total int, perUser map[string]int) {
+func (t *allocTable) count() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	perUser = make(map[string]int, len(t.perUser))
-	for k, v := range t.perUser {
-		perUser[k] = v
-	}
-	return len(t.live), perUser
+	return len(t.live)
 }
 
 func (t *allocTable) byPort(port int) *allocation {

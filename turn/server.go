@@ -292,8 +292,7 @@ func (s *Server) TLSPort() int { return s.tlsPort }
 
 // AllocationCount is the number of allocations currently held.
 func (s *Server) AllocationCount() int {
-	n, _ := s.allocs.count()
-	return n
+	return s.allocs.count()
 }
 
 // Credentials mints credentials for userID with the current secret and the
@@ -357,67 +356,4 @@ func (s *Server) closeListeners() {
 	for _, l := range s.listeners {
 		_ = l.Close()
 	}
-}
-
-// verifyingListener shows TCP/TLS requests to the verifier, bounds how long
-// a client may stay silent, and closes its connections on shutdown. It wraps
-// above TLS so the verifier sees plaintext.
-type verifyingListener struct {
-	net.Listener
-	v *verifier
-
-	mu    sync.Mutex
-	conns map[*verifyingConn]struct{}
-}
-
-func newVerifyingListener(l net.Listener, v *verifier) *verifyingListener {
-	return &verifyingListener{Listener: l, v: v, conns: map[*verifyingConn]struct{}{}}
-}
-
-func (l *verifyingListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	vc := &verifyingConn{Conn: c, l: l, timeout: firstReadTimeout}
-	l.mu.Lock()
-	l.conns[vc] = struct{}{}
-	l.mu.Unlock()
-	return vc, nil
-}
-
-func (l *verifyingListener) closeConns() {
-	l.mu.Lock()
-	conns := make([]*verifyingConn, 0, len(l.conns))
-	for c := range l.conns {
-		conns = append(conns, c)
-	}
-	l.mu.Unlock()
-	for _, c := range conns {
-		_ = c.Close()
-	}
-}
-
-type verifyingConn struct {
-	net.Conn
-	l       *verifyingListener
-	obs     streamObserver
-	timeout time.Duration
-}
-
-func (c *verifyingConn) Read(p []byte) (int, error) {
-	_ = c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
-	n, err := c.Conn.Read(p)
-	if n > 0 {
-		c.timeout = idleTimeout
-		c.obs.feed(p[:n], func(frame []byte) { c.l.v.observe(c.Conn.RemoteAddr(), frame) })
-	}
-	return n, err
-}
-
-func (c *verifyingConn) Close() error {
-	c.l.mu.Lock()
-	delete(c.l.conns, c)
-	c.l.mu.Unlock()
-	return c.Conn.Close()
 }
