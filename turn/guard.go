@@ -42,21 +42,25 @@ func forbiddenPrefixes() []netip.Prefix {
 // media servers on a private network says so explicitly).
 func optInPrefixes() []netip.Prefix {
 	return mustPrefixes(
-		"10.0.0.0/8",      // private
-		"100.64.0.0/10",   // carrier-grade NAT
-		"172.16.0.0/12",   // private
-		"192.0.0.0/24",    // IETF protocol assignments
-		"192.0.2.0/24",    // TEST-NET-1
-		"192.88.99.0/24",  // 6to4 relay anycast
-		"192.168.0.0/16",  // private
-		"198.18.0.0/15",   // benchmarking
-		"198.51.100.0/24", // TEST-NET-2
-		"203.0.113.0/24",  // TEST-NET-3
-		"2001::/23",       // IETF protocol assignments
-		"2001:db8::/32",   // documentation
-		"3fff::/20",       // documentation
-		"5f00::/16",       // SRv6 SIDs
-		"fc00::/7",        // unique local
+		"10.0.0.0/8",        // private
+		"100.64.0.0/10",     // carrier-grade NAT
+		"172.16.0.0/12",     // private
+		"192.0.0.0/24",      // IETF protocol assignments
+		"192.0.2.0/24",      // TEST-NET-1
+		"192.31.196.0/24",   // AS112-v4
+		"192.52.193.0/24",   // AMT
+		"192.88.99.0/24",    // 6to4 relay anycast
+		"192.168.0.0/16",    // private
+		"192.175.48.0/24",   // direct delegation AS112
+		"198.18.0.0/15",     // benchmarking
+		"198.51.100.0/24",   // TEST-NET-2
+		"203.0.113.0/24",    // TEST-NET-3
+		"2001::/23",         // IETF protocol assignments
+		"2001:db8::/32",     // documentation
+		"2620:4f:8000::/48", // AS112-v6
+		"3fff::/20",         // documentation
+		"5f00::/16",         // SRv6 SIDs
+		"fc00::/7",          // unique local
 	)
 }
 
