@@ -2,8 +2,6 @@ package control
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"sort"
 	"time"
@@ -23,10 +21,16 @@ func (s *Service) RecordPresence(ctx context.Context, ev PresenceEvent) error {
 		ev.At = s.clock.Now()
 	}
 	ev.At = ev.At.UTC()
-	var nonce [6]byte
-	_, _ = rand.Read(nonce[:])
-	key := ev.Room + "/" + tsNano(ev.At) + hex.EncodeToString(nonce[:])
-	return s.update(func(tx Tx) error { return putJSON(tx, bPresence, key, ev) })
+	// A store-wide sequence after the instant keeps arrival order for
+	// events at the same instant (a join and a leave in one tick).
+	return s.update(func(tx Tx) error {
+		seq := getInt(tx, bMeta, "presence_seq") + 1
+		if err := putInt(tx, bMeta, "presence_seq", seq); err != nil {
+			return err
+		}
+		key := ev.Room + "/" + tsNano(ev.At) + tsNano(time.Unix(0, seq))
+		return putJSON(tx, bPresence, key, ev)
+	})
 }
 
 func roomEvents(tx Tx, room string) ([]PresenceEvent, error) {
