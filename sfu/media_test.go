@@ -26,26 +26,31 @@ func eventWithGuests(t *testing.T, env *testEnv, n int, opts func(i int) clientO
 	for _, g := range guests {
 		g.waitJoined(t)
 	}
+	t.Cleanup(func() {
+		t.Logf("in=%v out=%v dropped=%v switches=%v plis=%v nacks=%v rtx=%v", env.counter("atlas11_sfu_packets_in_total"), env.counter("atlas11_sfu_packets_out_total"),
+			env.counter("atlas11_sfu_packets_dropped_total"), env.counter("atlas11_sfu_layer_switches_total"), env.counter("atlas11_sfu_plis_sent_total"),
+			env.counter("atlas11_sfu_nacks_total"), env.counter("atlas11_sfu_retransmits_total"))
+		for i, g := range guests {
+			if i > 4 {
+				break
+			}
+			g.mu.Lock()
+			st := "nil"
+			if g.sub != nil {
+				st = g.sub.ConnectionState().String()
+			}
+			errs, layers := g.errs, g.layers
+			g.mu.Unlock()
+			t.Logf("guest %d: sub=%s video=%d missing=%d audio=%d errs=%v layers=%v", i, st, g.stats("video").count(), g.stats("video").missing(), g.stats("audio").count(), errs, layers)
+		}
+	})
 	return host, pub, guests
 }
 
 func TestFanOut_CALL2_ExpertSeenByEveryParticipant(t *testing.T) {
 	env := newTestEnv(t, Config{})
 	_, _, guests := eventWithGuests(t, env, 3, nil)
-	t.Cleanup(func() {
-		t.Logf("in=%v out=%v dropped=%v", env.counter("atlas11_sfu_packets_in_total"), env.counter("atlas11_sfu_packets_out_total"), env.counter("atlas11_sfu_packets_dropped_total"))
-	})
 	for i, g := range guests {
-		g := g
-		t.Cleanup(func() {
-			g.mu.Lock()
-			st := "nil"
-			if g.sub != nil {
-				st = g.sub.ConnectionState().String()
-			}
-			g.mu.Unlock()
-			t.Logf("guest %d: sub=%s video=%d audio=%d errs=%v layers=%v", i, st, g.stats("video").count(), g.stats("audio").count(), g.errs, g.layers)
-		})
 		waitFor(t, 15*time.Second, fmt.Sprintf("guest %d receives video and audio", i), func() bool {
 			return g.stats("video").count() > 30 && g.stats("audio").count() > 30
 		})
@@ -56,6 +61,107 @@ func TestFanOut_CALL2_ExpertSeenByEveryParticipant(t *testing.T) {
 		}
 		if l := g.lastLayer(); l != RIDHigh {
 			t.Errorf("guest %d on layer %q, want top", i, l)
+		}
+	}
+}
+
+// The full event: one expert, 49 participants (EVT-2's cap), all receiving
+// continuous media. Kept lean: one run, low frame rate.
+func TestFanOut_EVT2_ExpertTo49Participants(t *testing.T) {
+	env := newTestEnv(t, Config{})
+	_, _, guests := eventWithGuests(t, env, 49, nil)
+	waitFor(t, 60*time.Second, "all 49 participants receive video and audio", func() bool {
+		for _, g := range guests {
+			if g.stats("video").count() < 20 || g.stats("audio").count() < 20 {
+				return false
+			}
+		}
+		return true
+	})
+	for i, g := range guests {
+		if m := g.stats("video").missing(); m != 0 {
+			t.Errorf("participant %d: %d video packets missing", i, m)
+		}
+	}
+	if p := env.counter("atlas11_sfu_participants"); p != 50 {
+		t.Errorf("participants gauge = %v, want 50", p)
+	}
+}
+
+// CALL-2: each participant gets the quality its own connection carries. A
+// subscriber capped (REMB) below the middle layer settles on the low layer,
+// with a continuous stream across the switch; the others keep the top layer.
+func TestSimulcast_CALL2_CappedSubscriberGetsLowLayer(t *testing.T) {
+	env := newTestEnv(t, Config{SelectInterval: 100 * time.Millisecond})
+	_, _, guests := eventWithGuests(t, env, 3, func(i int) clientOpts {
+		if i == 0 {
+			return clientOpts{rembBps: 150_000}
+		}
+		return clientOpts{}
+	})
+	capped := guests[0]
+	waitFor(t, 15*time.Second, "capped subscriber on the low layer", func() bool {
+		return capped.lastLayer() == RIDLow && capped.stats("video").count() > 40
+	})
+	for i, g := range guests[1:] {
+		waitFor(t, 10*time.Second, "uncapped subscriber receiving", func() bool { return g.stats("video").count() > 40 })
+		if l := g.lastLayer(); l != RIDHigh {
+			t.Errorf("uncapped subscriber %d on layer %q, want %q", i+1, l, RIDHigh)
+		}
+	}
+	st := capped.stats("video")
+	if m := st.missing(); m != 0 {
+		t.Errorf("capped subscriber: %d packets missing across the layer switch", m)
+	}
+	st.mu.Lock()
+	jump := st.maxTSJump
+	st.mu.Unlock()
+	if jump > 90000/2 { // half a second at 90 kHz: the browser would see a jump
+		t.Errorf("timestamp jump of %d across the layer switch", jump)
+	}
+	if env.counter("atlas11_sfu_layer_switches_total") < 1 {
+		t.Error("no layer switch counted")
+	}
+}
+
+// 5 % of the video packets a subscriber receives are lost; its NACKs are
+// answered from the packet cache.
+func TestNACK_CALL2_FivePercentLossRecovered(t *testing.T) {
+	env := newTestEnv(t, Config{})
+	_, _, guests := eventWithGuests(t, env, 1, func(int) clientOpts { return clientOpts{dropEvery: 20} })
+	g := guests[0]
+	waitFor(t, 15*time.Second, "3 s of video", func() bool { return g.stats("video").count() > 150 })
+	dropped := g.dropped.Load()
+	if dropped < 5 {
+		t.Fatalf("only %d packets dropped: loss injection not working", dropped)
+	}
+	// A packet lost just before a keyframe may be ignored (NACKs older than the
+	// last keyframe are not answered); everything else is recovered.
+	var missing int
+	waitFor(t, 5*time.Second, "NACK recovery", func() bool {
+		missing = g.stats("video").missing()
+		return int64(missing)*10 <= dropped
+	})
+	if env.counter("atlas11_sfu_retransmits_total") < float64(dropped)/2 {
+		t.Errorf("retransmits %v for %d drops", env.counter("atlas11_sfu_retransmits_total"), dropped)
+	}
+	t.Logf("dropped %d, still missing %d", dropped, missing)
+	if missing == 0 && dropped == 0 {
+		t.Fatal("nothing measured")
+	}
+}
+
+// A subscriber that stops reading does not hurt the others.
+func TestStuckSubscriber_CALL2_OthersUnaffected(t *testing.T) {
+	env := newTestEnv(t, Config{})
+	_, _, guests := eventWithGuests(t, env, 3, func(i int) clientOpts { return clientOpts{stuck: i == 0} })
+	for i, g := range guests[1:] {
+		waitFor(t, 15*time.Second, "healthy subscribers receive", func() bool { return g.stats("video").count() > 60 })
+		if m := g.stats("video").missing(); m != 0 {
+			t.Errorf("subscriber %d: %d packets missing", i+1, m)
+		}
+		if l := g.lastLayer(); l != RIDHigh {
+			t.Errorf("subscriber %d on layer %q", i+1, l)
 		}
 	}
 }
