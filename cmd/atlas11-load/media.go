@@ -39,6 +39,11 @@ func putTrailer(p []byte, t trailer) {
 	binary.BigEndian.PutUint32(b[12:], t.frame)
 }
 
+// stampTrailer rewrites the send time of a payload built by vp8Frame.
+func stampTrailer(p []byte, sentNs int64) {
+	binary.BigEndian.PutUint64(p[len(p)-trailerLen+4:], uint64(sentNs))
+}
+
 func readTrailer(p []byte) (trailer, bool) {
 	if len(p) < trailerLen {
 		return trailer{}, false

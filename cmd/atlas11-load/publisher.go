@@ -279,6 +279,7 @@ func (p *publisher) run(ctx context.Context) {
 					_ = pkt.Header.SetExtension(p.midExt, []byte(p.videoMid))
 					_ = pkt.Header.SetExtension(p.ridExt, []byte(layerRIDs[i]))
 					pkt.Payload = b
+					stampTrailer(b, p.ep.now()) // at the write, not when the frame was cut
 					if p.video[i].WriteRTP(pkt) == nil {
 						p.packets.Add(1)
 					}
