@@ -70,10 +70,18 @@ func firstLine(s string) string {
 	return s
 }
 
-// open navigates to url and waits until the app has drawn its screen.
+// open navigates to url and waits until the app has drawn its screen. The
+// same URL again reloads, so the screen shows fresh data.
 func open(t testing.TB, ctx context.Context, url string) {
 	t.Helper()
-	do(t, ctx, "open "+url, chromedp.Navigate(url))
+	sctx, cancel := context.WithTimeout(ctx, stepTimeout)
+	cur, _ := chromedp.Run(sctx, chromedp.Evaluate[string](`(document.body && (document.body.dataset.ready = '0'), location.href)`))
+	cancel()
+	if cur == url {
+		do(t, ctx, "reload "+url, chromedp.Reload())
+	} else {
+		do(t, ctx, "open "+url, chromedp.Navigate(url))
+	}
 	waitScreen(t, ctx)
 }
 
@@ -105,7 +113,7 @@ func waitJS(t testing.TB, ctx context.Context, what, cond string) {
 // goHash switches the app to a route without reloading it.
 func goHash(t testing.TB, ctx context.Context, route string) {
 	t.Helper()
-	run(t, ctx, fmt.Sprintf(`location.hash = %q; await new Promise(r => setTimeout(r, 60))`, route))
+	run(t, ctx, fmt.Sprintf(`document.body.dataset.ready = '0'; location.hash = %q`, route))
 	waitScreen(t, ctx)
 }
 
@@ -194,4 +202,67 @@ func checkAxe(t testing.TB, ctx context.Context, axe, page string) {
 func jsString(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
+}
+
+// persona opens a tab in its own browser context (own cookies and storage),
+// so several people can use one browser at once, in their own time zone.
+func persona(t testing.TB, browser context.Context, tz string) context.Context {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
+	t.Cleanup(cancel)
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("open persona tab: %v", err)
+	}
+	if tz != "" {
+		setTZ(t, ctx, tz)
+	}
+	return ctx
+}
+
+// fill sets a form control's value as a person typing would, events included.
+func fill(t testing.TB, ctx context.Context, sel, value string) {
+	t.Helper()
+	run(t, ctx, fmt.Sprintf(`const el = document.querySelector(%q);
+		if (!el) throw new Error('no element ' + %q);
+		el.focus(); el.value = %q;
+		el.dispatchEvent(new Event('input', {bubbles: true})); el.dispatchEvent(new Event('change', {bubbles: true}))`, sel, sel, value))
+}
+
+// check sets a checkbox or radio.
+func check(t testing.TB, ctx context.Context, sel string, on bool) {
+	t.Helper()
+	run(t, ctx, fmt.Sprintf(`const el = document.querySelector(%q); if (!el) throw new Error('no element ' + %q);
+		if (el.checked !== %t) el.click()`, sel, sel, on))
+}
+
+// click clicks an element found by CSS selector.
+func click(t testing.TB, ctx context.Context, sel string) {
+	t.Helper()
+	run(t, ctx, fmt.Sprintf(`const el = document.querySelector(%q); if (!el) throw new Error('no element ' + %q); el.click()`, sel, sel))
+}
+
+// submit submits a form and waits for the app to finish the request.
+func submit(t testing.TB, ctx context.Context, form string) {
+	t.Helper()
+	run(t, ctx, fmt.Sprintf(`const f = document.querySelector(%q); if (!f) throw new Error('no form ' + %q); f.requestSubmit()`, form, form))
+	waitJS(t, ctx, "form "+form+" done", fmt.Sprintf(`!document.querySelector('%s[aria-busy]') && !document.querySelector('main[aria-busy]') && document.body.dataset.ready === '1'`, form))
+}
+
+// fieldError returns the error shown next to a control ("" when none).
+func fieldError(t testing.TB, ctx context.Context, form, name string) string {
+	t.Helper()
+	return eval[string](t, ctx, fmt.Sprintf(`(() => { const c = document.querySelector('%s [name=%s]'); if (!c) return 'NO CONTROL';
+		const e = document.getElementById(c.id + '-err') || document.querySelector('%s [data-error-for=%s]');
+		return e && !e.hidden ? e.textContent : '' })()`, form, name, form, name))
+}
+
+// signInUI signs a person in through the sign-in screen.
+func signInUI(t testing.TB, ctx context.Context, base, email, pass string) {
+	t.Helper()
+	open(t, ctx, base+"/#/signin")
+	fill(t, ctx, "input[name=email]", email)
+	fill(t, ctx, "input[name=password]", pass)
+	submit(t, ctx, "main form")
+	waitJS(t, ctx, "signed in", `!location.hash.startsWith('#/signin') && document.querySelector('#nav .whoami')`)
+	waitScreen(t, ctx)
 }

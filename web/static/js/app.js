@@ -2,7 +2,7 @@
 // region) and a hash router that draws one screen at a time into <main>.
 import { initI18n, t, lang, setLang, LANGS } from './i18n.js';
 import { api } from './api.js';
-import { h, announce } from './dom.js';
+import { h, announce, takeFlash } from './dom.js';
 import { syncClock } from './clock.js';
 import * as pub from './views/public.js';
 import * as client from './views/client.js';
@@ -73,6 +73,7 @@ async function refreshUser() {
 
 let cleanup = null;
 let drawn = false;
+let started = false;
 
 async function render() {
   const path = currentPath();
@@ -90,6 +91,7 @@ async function render() {
 }
 
 async function draw(main, view, params) {
+  document.body.dataset.ready = '0';
   main.replaceChildren(h('p', { class: 'loading', role: 'status' }, t('common.loading')));
   main.setAttribute('aria-busy', 'true');
   let node;
@@ -101,7 +103,8 @@ async function draw(main, view, params) {
     node = h('div', {}, h('h1', {}, t('error.title')),
       h('p', { role: 'alert' }, err && err.message ? err.message : t('error.generic')));
   }
-  main.replaceChildren(node);
+  const msg = takeFlash();
+  main.replaceChildren(...(msg ? [h('p', { class: 'flash', role: 'status', id: 'flash' }, msg)] : []), node);
   main.removeAttribute('aria-busy');
   drawNav();
   const h1 = main.querySelector('h1');
@@ -111,7 +114,8 @@ async function draw(main, view, params) {
   if (drawn) main.focus({ preventScroll: true });
   drawn = true;
   window.scrollTo(0, 0);
-  announce(document.title);
+  announce(msg ? `${document.title}. ${msg}` : document.title);
+  if (started) document.body.dataset.ready = '1';
 }
 
 function forbidden() {
@@ -181,6 +185,7 @@ async function start() {
   drawShell();
   await refreshUser();
   window.addEventListener('hashchange', render);
+  started = true;
   await render();
   document.body.dataset.ready = '1';
 }

@@ -158,3 +158,17 @@ export function section(title, level, ...children) {
   const id = uid('s');
   return h('section', { 'aria-labelledby': id }, h(`h${level}`, { id }, title), ...children);
 }
+
+let pending = '';
+
+// flash keeps a message for the next screen: it is shown at the top of the
+// screen and announced once the screen is drawn (an announcement made just
+// before navigating would be lost).
+export function flash(msg) { pending = msg; }
+
+// takeFlash returns and clears the pending message.
+export function takeFlash() {
+  const m = pending;
+  pending = '';
+  return m;
+}

@@ -4,7 +4,7 @@
 // come from the media server's own module in /call/ (owned by the SFU).
 import { api } from '../api.js';
 import { t } from '../i18n.js';
-import { h, field, select, announce, section } from '../dom.js';
+import { flash, h, field, select, announce, section } from '../dom.js';
 
 // refusal maps admission and signaling codes to what the person should read.
 function refusalText(code) {
@@ -142,7 +142,7 @@ async function join(app, root, room, first, ctl) {
   h('button', { type: 'submit' }, t('call.chat.send')));
   const mute = h('button', { type: 'button', id: 'mute', 'aria-pressed': 'false', onclick: () => toggle(mute, 'audio') }, t('call.mute'));
   const cam = h('button', { type: 'button', id: 'camera-off', 'aria-pressed': 'false', onclick: () => toggle(cam, 'video') }, t('call.cameraoff'));
-  const leave = h('button', { type: 'button', id: 'leave', class: 'danger', onclick: () => { stopAll(ctl); announce(t('call.left')); app.go('/activity'); } }, t('call.leave'));
+  const leave = h('button', { type: 'button', id: 'leave', class: 'danger', onclick: () => { stopAll(ctl); flash(t('call.left')); app.go('/activity'); } }, t('call.leave'));
   function toggle(btn, kind) {
     const on = btn.getAttribute('aria-pressed') !== 'true';
     btn.setAttribute('aria-pressed', String(on));

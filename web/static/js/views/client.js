@@ -3,7 +3,7 @@
 // activity column with its actions (ACC-4), and a claim's thread (CLM-1..5).
 import { api } from '../api.js';
 import { t, fmtDateTime, fmtMinutes, parseMoney, timeZone } from '../i18n.js';
-import { h, field, input, formError, clearErrors, showError, busy, announce, idemKey, section, uid } from '../dom.js';
+import { flash, h, field, input, formError, clearErrors, showError, busy, announce, idemKey, section, uid } from '../dom.js';
 import { now } from '../clock.js';
 import { settings, hours, mediaLabel, money, when, dl, statusBadge, loadError, list } from './common.js';
 
@@ -54,7 +54,7 @@ export async function book(app, { expert, slot: slotID }) {
     h('p', { class: 'error', id: 'media-err', hidden: true }));
   const form = payForm(money(slot.price_cents), async (f) => {
     const b = await api.book({ slot_id: slot.id, media: f.elements.media.value }, idemKey(f));
-    announce(t('book.done'));
+    flash(t('book.done'));
     app.go(`/activity?booked=${encodeURIComponent(b.id)}`);
   }, [media]);
   return h('div', { class: 'checkout' },
@@ -83,7 +83,7 @@ export async function event(app, { id }) {
   }
   const form = payForm(money(e.price_cents), async (f) => {
     await api.register(e.id, idemKey(f));
-    announce(t('event.registered'));
+    flash(t('event.registered'));
     app.go('/activity');
   });
   return h('div', { class: 'checkout' }, ...info, cancelTerms(e.start, s.client_cancel_window), form);
@@ -106,7 +106,7 @@ function cancelDialog(app, item, action, opener) {
       try {
         const b = await api.cancelBooking(item.id, idemKey(form));
         dlg.close();
-        announce(b && b.charged ? t('cancel.done.charged') : t('cancel.done.refunded'));
+        flash(b && b.charged ? t('cancel.done.charged') : t('cancel.done.refunded'));
         app.go('/activity');
       } catch (err) { showError(form, err); }
     });
@@ -131,7 +131,7 @@ function claimForm(app, item) {
     await busy(form, async () => {
       try {
         const c = await api.openClaim(item.id, reason);
-        announce(t('claim.opened'));
+        flash(t('claim.opened'));
         app.go(`/claims/${encodeURIComponent(c.id)}`);
       } catch (err) { showError(form, err); }
     });
@@ -175,10 +175,10 @@ export async function activity(app) {
   const upcoming = items.filter((i) => i.start && new Date(i.end || i.start) > t0 && i.type !== 'claim' && i.type !== 'payout');
   const rest = items.filter((i) => !upcoming.includes(i));
   const render = (i) => [
-    h('h3', {}, t(`activity.type.${i.type}`), ' · ', i.title || ''),
+    h('h3', {}, t(`activity.type.${i.type}`), (i.type === 'registration' || i.type === 'event') && i.title ? ` · ${i.title}` : ''),
     dl([i.start ? [t('activity.when'), when(i.start)] : null,
       i.counterpart ? [t('activity.with'), i.counterpart] : null,
-      i.amount_cents ? [t('activity.amount'), money(i.amount_cents)] : null,
+      i.amount_cents ? [t(i.type === 'claim' ? 'activity.refunded' : 'activity.amount'), money(i.amount_cents)] : null,
       [t('activity.status'), statusBadge(i.type, i.status)]]),
     h('div', { class: 'actions' }, itemActions(app, i))];
   const extra = [];
@@ -246,7 +246,7 @@ function respondForm(app, c) {
     }
     if (kind === 'decline' && !body.message) return showError(form, { field: 'message', message: t('claim.message.required') });
     await busy(form, async () => {
-      try { await api.respondClaim(c.id, body, idemKey(form)); announce(t('claim.responded')); app.go(`/claims/${encodeURIComponent(c.id)}`); } catch (err) { showError(form, err); }
+      try { await api.respondClaim(c.id, body, idemKey(form)); flash(t('claim.responded')); app.go(`/claims/${encodeURIComponent(c.id)}`); } catch (err) { showError(form, err); }
     });
   } }, formError(),
   h('fieldset', { class: 'choices', 'data-fields': 'kind' }, h('legend', {}, t('claim.respond.kind')),
@@ -266,7 +266,7 @@ function acceptReject(app, c) {
       h('button', { type: 'button', id: 'reject', class: 'secondary', onclick: () => act(api.rejectClaim, 'claim.rejected') }, t('claim.reject'))));
   async function act(fn, msg) {
     clearErrors(form);
-    try { await fn(c.id); announce(t(msg)); app.go(`/claims/${encodeURIComponent(c.id)}`); } catch (err) { showError(form, err); }
+    try { await fn(c.id); flash(t(msg)); app.go(`/claims/${encodeURIComponent(c.id)}`); } catch (err) { showError(form, err); }
   }
   return section(t('claim.answer.title'), 2, form);
 }
@@ -280,7 +280,7 @@ function decideForm(app, c) {
     await busy(form, async () => {
       try {
         await api.decideClaim(c.id, { refund_cents: refund, message: form.elements.message.value.trim() }, idemKey(form));
-        announce(t('claim.decided'));
+        flash(t('claim.decided'));
         app.go(`/claims/${encodeURIComponent(c.id)}`);
       } catch (err) { showError(form, err); }
     });

@@ -3,7 +3,7 @@
 // billing details (PAY-2, PAY-5, PAY-6) and the profile editor (ACC-2).
 import { api } from '../api.js';
 import { t, fmtDate, fmtTime, fmtDateTime, fmtMinutes, weekdayName, parseMoney, centsToInput, timeZone } from '../i18n.js';
-import { h, field, input, select, formError, clearErrors, showError, busy, announce, idemKey, section } from '../dom.js';
+import { flash, h, field, input, select, formError, clearErrors, showError, busy, announce, idemKey, section } from '../dom.js';
 import { settings, mediaLabel, money, when, dl, statusBadge, loadError, list } from './common.js';
 import { shareLink } from './public.js';
 import { now } from '../clock.js';
@@ -66,7 +66,7 @@ export async function availability(app) {
       try {
         await api.addRule({ weekday: Number(el.weekday.value), start_time: el.start_time.value, end_time: el.end_time.value,
           slot_minutes: Number(el.slot_minutes.value), price_cents: price, media, time_zone: el.time_zone.value });
-        announce(t('avail.rule.added'));
+        flash(t('avail.rule.added'));
         app.go('/expert/availability');
       } catch (err) { showError(ruleForm, err); }
     });
@@ -99,7 +99,7 @@ export async function availability(app) {
     await busy(slotForm, async () => {
       try {
         await api.addSlot({ start: start.toISOString(), minutes: Number(el.minutes.value), price_cents: price, media });
-        announce(t('avail.slot.added'));
+        flash(t('avail.slot.added'));
         app.go('/expert/availability');
       } catch (err) {
         showError(slotForm, err.field === 'start' ? { ...err, field: 'date' } : err);
@@ -118,7 +118,7 @@ export async function availability(app) {
     h('p', {}, h('strong', {}, weekdayName(r.weekday)), ' ', `${r.start_time}–${r.end_time}`, ' (', r.time_zone, ')'),
     h('p', {}, fmtMinutes(r.slot_minutes), ' · ', money(r.price_cents), ' · ', (r.media || []).map(mediaLabel).join(', ')),
     h('button', { type: 'button', class: 'small secondary', onclick: async (e) => {
-      try { await api.deleteRule(r.id); announce(t('avail.rule.deleted')); app.go('/expert/availability'); } catch (err) { announce(err.message); e.target.after(h('span', { class: 'error', role: 'alert' }, err.message)); }
+      try { await api.deleteRule(r.id); flash(t('avail.rule.deleted')); app.go('/expert/availability'); } catch (err) { announce(err.message); e.target.after(h('span', { class: 'error', role: 'alert' }, err.message)); }
     } }, t('avail.rule.delete', { day: weekdayName(r.weekday) }))], t('avail.rules.none'));
 
   return h('div', { class: 'availability' },
@@ -180,7 +180,7 @@ export async function events(app) {
       try {
         await api.createEvent({ title: el.title.value.trim(), description: el.description.value.trim(), start: start.toISOString(),
           minutes: Number(el.minutes.value), price_cents: price, min_participants: min, max_participants: max });
-        announce(t('event.created'));
+        flash(t('event.created'));
         app.go('/expert/events');
       } catch (err) { showError(form, err.field === 'start' ? { ...err, field: 'date' } : err); }
     });
@@ -204,7 +204,7 @@ export async function events(app) {
       [t('event.status'), statusBadge('event', ev.status)]]),
     ev.status === 'scheduled' && new Date(ev.start) > now() ? h('button', { type: 'button', class: 'small secondary', onclick: async (e) => {
       if (!confirm(t('event.cancel.confirm'))) return;
-      try { await api.cancelEvent(ev.id, `cancel-${ev.id}`); announce(t('event.cancelled')); app.go('/expert/events'); } catch (err) { e.target.after(h('span', { class: 'error', role: 'alert' }, err.message)); }
+      try { await api.cancelEvent(ev.id, `cancel-${ev.id}`); flash(t('event.cancelled')); app.go('/expert/events'); } catch (err) { e.target.after(h('span', { class: 'error', role: 'alert' }, err.message)); }
     } }, t('event.cancel', { title: ev.title })) : null], t('event.none'));
   return h('div', { class: 'events' },
     h('h1', {}, t('event.screen')),
@@ -229,7 +229,7 @@ export async function earnings(app) {
     if (!billing.holder_name) return showError(form, { field: 'holder_name', message: t('billing.holder.required') });
     if (!billing.iban) return showError(form, { field: 'iban', message: t('billing.iban.required') });
     await busy(form, async () => {
-      try { await api.updateProfile({ billing }); announce(t('billing.saved')); app.go('/expert/earnings'); } catch (err) { showError(form, err); }
+      try { await api.updateProfile({ billing }); flash(t('billing.saved')); app.go('/expert/earnings'); } catch (err) { showError(form, err); }
     });
   } }, formError(),
   field(t('billing.holder'), input('holder_name', { type: 'text', autocomplete: 'name', value: b.holder_name || '' })),
@@ -260,7 +260,7 @@ export async function profile(app) {
     const up = { headline: el.headline.value.trim(), bio: el.bio.value.trim(), time_zone: el.time_zone.value.trim(), slug: el.slug.value.trim(),
       languages: el.languages.value.split(',').map((x) => x.trim()).filter(Boolean) };
     await busy(form, async () => {
-      try { await api.updateProfile(up); announce(t('prof.saved')); app.go('/expert/profile'); } catch (err) { showError(form, err); }
+      try { await api.updateProfile(up); flash(t('prof.saved')); app.go('/expert/profile'); } catch (err) { showError(form, err); }
     });
   } }, formError(),
   field(t('prof.headline'), input('headline', { type: 'text', value: p.headline || '', maxlength: 200 })),

@@ -4,7 +4,7 @@
 // simulation clock when the binary runs with --clock=sim.
 import { api } from '../api.js';
 import { t, fmtDateTime, parseMoney, centsToInput } from '../i18n.js';
-import { h, field, input, formError, clearErrors, showError, busy, announce, section, uid } from '../dom.js';
+import { flash, h, field, input, formError, clearErrors, showError, busy, announce, section, uid } from '../dom.js';
 import { money, when, dl, statusBadge, loadError, list, hours } from './common.js';
 import { syncClock } from '../clock.js';
 
@@ -34,7 +34,7 @@ async function simClock(app) {
     const adv = form.elements.advance.value.trim();
     if (!/^\d+(\.\d+)?(h|m|s)$/.test(adv)) return showError(form, { field: 'advance', message: t('op.clock.invalid') });
     await busy(form, async () => {
-      try { const r = await api.moveSimClock({ advance: adv }); syncClock(r.now); announce(t('op.clock.moved', { now: fmtDateTime(r.now) })); app.go(app.route); } catch (err) { showError(form, err); }
+      try { const r = await api.moveSimClock({ advance: adv }); syncClock(r.now); flash(t('op.clock.moved', { now: fmtDateTime(r.now) })); app.go(app.route); } catch (err) { showError(form, err); }
     });
   } }, formError(),
   h('p', {}, t('op.clock.now'), ' ', when(c.now)),
@@ -65,7 +65,7 @@ function closeDialog(app, f, opener) {
   const form = h('form', { method: 'dialog', onsubmit: async (e) => {
     e.preventDefault();
     await busy(form, async () => {
-      try { await api.closeAccount(f.expert_id); dlg.close(); announce(t('op.flags.closed.done', { name: f.name })); app.go('/operator/flags'); } catch (err) { showError(form, err); }
+      try { await api.closeAccount(f.expert_id); dlg.close(); flash(t('op.flags.closed.done', { name: f.name })); app.go('/operator/flags'); } catch (err) { showError(form, err); }
     });
   } }, formError(), h('p', { class: 'warn' }, t('op.flags.close.consequence')),
   h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'danger' }, t('op.flags.close.confirm')),
@@ -115,7 +115,7 @@ export async function settings(app) {
     }
     const cap = Number(el.event_cap.value);
     await busy(form, async () => {
-      try { await api.updateSettings({ event_cap: cap, min_prices: prices }); announce(t('op.settings.saved')); app.go('/operator/settings'); } catch (err) {
+      try { await api.updateSettings({ event_cap: cap, min_prices: prices }); flash(t('op.settings.saved')); app.go('/operator/settings'); } catch (err) {
         showError(form, err.field && err.field.startsWith('min_prices') ? { ...err, field: `min_${err.field.split('.').pop()}` } : err);
       }
     });

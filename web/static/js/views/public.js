@@ -2,7 +2,7 @@
 // sign-in, and an expert's shareable profile (ACC-1, ACC-2).
 import { api } from '../api.js';
 import { t, lang, timeZone, fmtDate, fmtTime, fmtMinutes } from '../i18n.js';
-import { h, field, input, select, formError, clearErrors, showError, busy, announce, section } from '../dom.js';
+import { flash, h, field, input, select, formError, clearErrors, showError, busy, announce, section } from '../dom.js';
 import { settings, hours, minutes, mediaLabel, money, when, loadError } from './common.js';
 
 export async function home(app) {
@@ -87,7 +87,7 @@ export async function signIn(app) {
       try {
         await api.signIn({ email, password });
         await app.refreshUser();
-        announce(t('auth.signedin'));
+        flash(t('auth.signedin'));
         app.go(nextParam() || homeFor(app.user));
       } catch (err) { showError(form, err); }
     });
@@ -122,7 +122,7 @@ export async function signUp(app) {
         await api.signUp(body);
         await app.refreshUser();
         if (!app.user) { await api.signIn({ email: body.email, password: body.password }); await app.refreshUser(); }
-        announce(t('auth.signedup'));
+        flash(t('auth.signedup'));
         app.go(nextParam() || (app.user.role === 'expert' ? '/expert/profile' : '/activity'));
       } catch (err) { showError(form, err); }
     });
