@@ -63,6 +63,26 @@ type Config struct {
 	// allocation, applied to each direction separately; excess UDP is dropped,
 	// TCP is slowed down.
 	BandwidthPerAllocation int
+
+	// timeouts overrides the TCP/TLS connection timeouts (tests only).
+	timeouts connTimeouts
+}
+
+// connTimeouts bound silent TCP/TLS clients: the first read covers the TLS
+// handshake and first request, idle every later one.
+type connTimeouts struct {
+	firstRead, idle time.Duration
+}
+
+func (c Config) connTimeouts() connTimeouts {
+	t := c.timeouts
+	if t.firstRead <= 0 {
+		t.firstRead = defaultFirstRead
+	}
+	if t.idle <= 0 {
+		t.idle = defaultIdle
+	}
+	return t
 }
 
 // DefaultConfig returns the defaults; RelayAddress, Secret and MediaIPs have

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -142,5 +143,53 @@ func TestMetrics_PromtoolCheckMetrics(t *testing.T) {
 	cmd.Stdin = strings.NewReader(text)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("promtool check metrics: %v\n%s\n%s", err, out, text)
+	}
+}
+
+// A TCP or TLS client that connects and stays silent is disconnected, so
+// idle sockets cannot pile up; one that keeps talking is served.
+func TestRobustness_SilentTCPClientsAreDisconnected(t *testing.T) {
+	cfg := testConfig()
+	cfg.CertFile, cfg.KeyFile = selfSignedCert(t, t.TempDir())
+	cfg.TLSPort = 0
+	cfg.timeouts = connTimeouts{firstRead: 300 * time.Millisecond, idle: time.Second}
+	s := startServer(t, cfg, nil)
+
+	for _, port := range []int{s.Port(), s.TLSPort()} {
+		c, err := net.Dial("tcp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		start := time.Now()
+		if _, err := c.Read(make([]byte, 1)); err == nil {
+			t.Errorf("port %d: silent client got data", port)
+		} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			t.Errorf("port %d: silent client still connected after 5s", port)
+		} else if d := time.Since(start); d > 3*time.Second {
+			t.Errorf("port %d: disconnected after %s", port, d)
+		}
+	}
+
+	// A client with an allocation talking more often than the idle timeout stays.
+	user, pass := Credentials(testSecret, "alice", time.Hour, time.Now())
+	c := dialRaw(t, s, "tcp", user, pass)
+	if code := c.allocate(protoUDP); code != 0 {
+		t.Fatalf("allocate: %d", code)
+	}
+	for range 3 {
+		time.Sleep(500 * time.Millisecond)
+		if code := c.refresh(10 * time.Minute); code != 0 {
+			t.Fatalf("refresh on a live connection: %d", code)
+		}
+	}
+	// Then silence past the idle timeout drops the connection and its allocation.
+	deadline := time.Now().Add(5 * time.Second)
+	for s.AllocationCount() != 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := s.AllocationCount(); n != 0 {
+		t.Errorf("allocation of an idle TCP client still held: %d", n)
 	}
 }

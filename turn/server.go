@@ -27,11 +27,11 @@ type Deps struct {
 }
 
 const (
-	// firstReadTimeout bounds a TCP/TLS client's TLS handshake and first request.
-	firstReadTimeout = 10 * time.Second
-	// idleTimeout closes TCP/TLS connections silent for this long; clients
+	// defaultFirstRead bounds a TCP/TLS client's TLS handshake and first request.
+	defaultFirstRead = 10 * time.Second
+	// defaultIdle closes TCP/TLS connections silent for this long; clients
 	// with an allocation refresh it well within this.
-	idleTimeout = 15 * time.Minute
+	defaultIdle = 15 * time.Minute
 	// sweepInterval is how often allocations past their maximum lifetime are closed.
 	sweepInterval = 5 * time.Second
 )
@@ -130,7 +130,7 @@ func (s *Server) listen() error {
 			continue
 		}
 		s.udp, s.port = udp, port
-		s.listeners = append(s.listeners, newVerifyingListener(tcp, s.verifier))
+		s.listeners = append(s.listeners, newVerifyingListener(tcp, s.verifier, s.cfg.connTimeouts()))
 		lastErr = nil
 		break
 	}
@@ -150,7 +150,7 @@ func (s *Server) listen() error {
 		return fmt.Errorf("turn.tls_port: cannot listen on TLS %s:%d: %w", host, s.cfg.TLSPort, err)
 	}
 	s.tlsPort = tl.Addr().(*net.TCPAddr).Port
-	s.listeners = append(s.listeners, newVerifyingListener(tl, s.verifier))
+	s.listeners = append(s.listeners, newVerifyingListener(tl, s.verifier, s.cfg.connTimeouts()))
 	return nil
 }
 

@@ -207,14 +207,15 @@ func (o *streamObserver) feed(b []byte, frame func([]byte)) {
 // above TLS so the verifier sees plaintext.
 type verifyingListener struct {
 	net.Listener
-	v *verifier
+	v        *verifier
+	timeouts connTimeouts
 
 	mu    sync.Mutex
 	conns map[*verifyingConn]struct{}
 }
 
-func newVerifyingListener(l net.Listener, v *verifier) *verifyingListener {
-	return &verifyingListener{Listener: l, v: v, conns: map[*verifyingConn]struct{}{}}
+func newVerifyingListener(l net.Listener, v *verifier, t connTimeouts) *verifyingListener {
+	return &verifyingListener{Listener: l, v: v, timeouts: t, conns: map[*verifyingConn]struct{}{}}
 }
 
 func (l *verifyingListener) Accept() (net.Conn, error) {
@@ -222,7 +223,7 @@ func (l *verifyingListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	vc := &verifyingConn{Conn: c, l: l, timeout: firstReadTimeout}
+	vc := &verifyingConn{Conn: c, l: l, timeout: l.timeouts.firstRead}
 	l.mu.Lock()
 	l.conns[vc] = struct{}{}
 	l.mu.Unlock()
@@ -252,7 +253,7 @@ func (c *verifyingConn) Read(p []byte) (int, error) {
 	_ = c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
 	n, err := c.Conn.Read(p)
 	if n > 0 {
-		c.timeout = idleTimeout
+		c.timeout = c.l.timeouts.idle
 		c.obs.feed(p[:n], func(frame []byte) { c.l.v.observe(c.Conn.RemoteAddr(), frame) })
 	}
 	return n, err
