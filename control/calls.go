@@ -25,7 +25,7 @@ func roomGrant(tx Tx, st Settings, room string, u User, now time.Time) (CallGran
 		if b.Status != StatusConfirmed {
 			return g, Errorf(Rule, "booking_not_active", "this appointment is %s", b.Status)
 		}
-		g.Media, g.Capacity = b.Media, 2
+		g.Kind, g.Media, g.Capacity = KindAppointment, b.Media, 2
 		start, end, opens = b.Start, b.End, b.Policy.RoomOpensBefore
 		if u.ID == b.ExpertID {
 			g.Role = "expert"
@@ -60,7 +60,7 @@ func roomGrant(tx Tx, st Settings, room string, u User, now time.Time) (CallGran
 		if e.Status != EventScheduled {
 			return g, Errorf(Rule, "event_not_open", "this event is %s", e.Status)
 		}
-		g.Media, g.Capacity = MediaVideo, e.MaxParticipants+1
+		g.Kind, g.Media, g.Capacity = KindRegistration, MediaVideo, e.MaxParticipants+1
 		start, end, opens = e.Start, e.End, e.Policy.RoomOpensBefore
 	}
 	g.OpensAt, g.ClosesAt = start.Add(-opens), end

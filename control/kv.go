@@ -12,13 +12,20 @@ import (
 // in fn, so a refusal (an *Error that is not Internal) commits nothing and is
 // returned to the caller without failing the shared bbolt batch; any other
 // error rolls the transaction back.
+//
+// A refusal returned after a write would commit half a use case, so it is
+// turned into a rollback: the guard below makes that mistake harmless.
 func (s *Service) update(fn func(tx Tx) error) error {
 	var refusal error
 	err := s.store.Update(func(tx Tx) error {
 		refusal = nil
-		err := fn(tx)
+		w := &writeTracker{Tx: tx}
+		err := fn(w)
 		var de *Error
 		if errors.As(err, &de) && de.Kind != Internal {
+			if w.wrote {
+				return err // roll back: the refusal came after a write
+			}
 			refusal = err
 			return nil
 		}
@@ -28,6 +35,22 @@ func (s *Service) update(fn func(tx Tx) error) error {
 		return internal(err)
 	}
 	return refusal
+}
+
+// writeTracker notes whether a transaction function has written yet.
+type writeTracker struct {
+	Tx
+	wrote bool
+}
+
+func (w *writeTracker) Put(bucket string, key, val []byte) error {
+	w.wrote = true
+	return w.Tx.Put(bucket, key, val)
+}
+
+func (w *writeTracker) Delete(bucket string, key []byte) error {
+	w.wrote = true
+	return w.Tx.Delete(bucket, key)
 }
 
 func (s *Service) view(fn func(tx Tx) error) error {

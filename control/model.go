@@ -352,15 +352,16 @@ type CallToken struct {
 
 // CallGrant is what a valid call token admits.
 type CallGrant struct {
-	Room      string    `json:"room"`
-	UserID    string    `json:"user_id"`
-	Name      string    `json:"name"`
-	Role      string    `json:"role"` // "expert" or "client"
-	Media     MediaKind `json:"media"`
-	Capacity  int       `json:"capacity"` // participants the room may hold, expert included
-	OpensAt   time.Time `json:"opens_at"`
-	ClosesAt  time.Time `json:"closes_at"`
-	ExpiresAt time.Time `json:"expires_at"`
+	Room      string      `json:"room"`
+	UserID    string      `json:"user_id"`
+	Name      string      `json:"name"`
+	Role      string      `json:"role"` // "expert" or "client"
+	Kind      BookingKind `json:"kind"` // appointment: both sides send; registration: an event room, only the expert sends
+	Media     MediaKind   `json:"media"`
+	Capacity  int         `json:"capacity"` // participants the room may hold, expert included
+	OpensAt   time.Time   `json:"opens_at"`
+	ClosesAt  time.Time   `json:"closes_at"`
+	ExpiresAt time.Time   `json:"expires_at"`
 }
 
 // Transfer is one balanced journal entry (PAY-7): Amount moves From -> To.
