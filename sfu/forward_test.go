@@ -1,0 +1,298 @@
+package sfu
+
+import (
+	"encoding/binary"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+)
+
+// fakeWriter records what a subscriber track writes; block makes it stall.
+type fakeWriter struct {
+	mu    sync.Mutex
+	seqs  []uint16
+	ts    []uint32
+	block chan struct{}
+	n     atomic.Int64
+}
+
+func (w *fakeWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
+	if w.block != nil {
+		<-w.block
+	}
+	w.n.Add(1)
+	if w.seqs != nil {
+		w.mu.Lock()
+		w.seqs = append(w.seqs, h.SequenceNumber)
+		w.ts = append(w.ts, h.Timestamp)
+		w.mu.Unlock()
+	}
+	return len(payload) + 12, nil
+}
+
+func (w *fakeWriter) Write(b []byte) (int, error) { return len(b), nil }
+
+func testMetrics(t testing.TB) *metrics {
+	m, err := newMetrics(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.log = testLogger()
+	return m
+}
+
+// bindTest binds d to w as pion's Bind would.
+func bindTest(d *downTrack, w webrtc.TrackLocalWriter) {
+	d.mu.Lock()
+	d.writer, d.ssrc, d.pt, d.clockRate, d.bound = w, 1234, 96, 90000, true
+	d.mu.Unlock()
+	d.startOnce.Do(func() { go d.writeLoop() })
+}
+
+// vp8Packet builds a raw RTP packet with a VP8 payload.
+func vp8Packet(buf []byte, seq uint16, ts uint32, keyframe bool, size int) []byte {
+	b := buf[:12+size]
+	b[0], b[1] = 0x80, 96
+	binary.BigEndian.PutUint16(b[2:], seq)
+	binary.BigEndian.PutUint32(b[4:], ts)
+	binary.BigEndian.PutUint32(b[8:], 99)
+	b[12] = 0x10
+	b[13] = 0x11
+	if keyframe {
+		b[13] = 0x10
+	}
+	return b
+}
+
+func videoSource(m *metrics, plis *atomic.Int64) *source {
+	src := newSource("s", "expert", webrtc.RTPCodecTypeVideo, webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, m,
+		func(uint32) error { plis.Add(1); return nil })
+	for i := 0; i < 3; i++ {
+		src.addLayer(i, uint32(100+i), 512)
+	}
+	return src
+}
+
+// The forwarding path (parse, cache, rewrite, queue to every subscriber)
+// allocates nothing per packet.
+func TestForward_AllocsPerRunZero(t *testing.T) {
+	m := testMetrics(t)
+	var plis atomic.Int64
+	src := videoSource(m, &plis)
+	for i := 0; i < 3; i++ {
+		d := newDownTrack(src, "expert", 512, m, nil)
+		d.target = 2
+		bindTest(d, &fakeWriter{})
+		src.addDown(d)
+		t.Cleanup(d.stop)
+	}
+	l := src.layers[2].Load()
+	buf := make([]byte, 1500)
+	seq := uint16(0)
+	src.handlePacket(l, vp8Packet(buf, seq, 0, true, 1000), time.Now().UnixNano())
+	allocs := testing.AllocsPerRun(2000, func() {
+		seq++
+		src.handlePacket(l, vp8Packet(buf, seq, uint32(seq)*3000, false, 1000), time.Now().UnixNano())
+	})
+	if allocs != 0 {
+		t.Fatalf("forwarding allocates %v per packet", allocs)
+	}
+}
+
+func BenchmarkForward_49Subscribers(b *testing.B) {
+	m := testMetrics(b)
+	var plis atomic.Int64
+	src := videoSource(m, &plis)
+	for i := 0; i < 49; i++ {
+		d := newDownTrack(src, "expert", 512, m, nil)
+		d.target = 2
+		bindTest(d, &fakeWriter{})
+		src.addDown(d)
+		b.Cleanup(d.stop)
+	}
+	l := src.layers[2].Load()
+	buf := make([]byte, 1500)
+	src.handlePacket(l, vp8Packet(buf, 0, 0, true, 1000), time.Now().UnixNano())
+	b.ReportAllocs()
+	seq := uint16(0)
+	for b.Loop() {
+		seq++
+		src.handlePacket(l, vp8Packet(buf, seq, uint32(seq)*3000, seq%300 == 0, 1000), time.Now().UnixNano())
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/49, "ns/egress-pkt")
+}
+
+// A subscriber whose writer stalls never blocks the publisher's reader: its
+// queue fills, it drops to the next keyframe, and the others get everything.
+func TestForward_CALL2_StuckSubscriberDropsToKeyframe(t *testing.T) {
+	m := testMetrics(t)
+	var plis atomic.Int64
+	src := videoSource(m, &plis)
+	stuckW := &fakeWriter{block: make(chan struct{}), seqs: []uint16{}}
+	okW := &fakeWriter{seqs: []uint16{}}
+	stuck := newDownTrack(src, "expert", 32, m, nil)
+	healthy := newDownTrack(src, "expert", 4096, m, nil)
+	for _, d := range []*downTrack{stuck, healthy} {
+		d.target = 2
+		src.addDown(d)
+		t.Cleanup(d.stop)
+	}
+	bindTest(stuck, stuckW)
+	bindTest(healthy, okW)
+	l := src.layers[2].Load()
+	buf := make([]byte, 1500)
+	const n = 2000
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		src.handlePacket(l, vp8Packet(buf, uint16(i), uint32(i/3)*3000, i%300 == 0, 800), time.Now().UnixNano())
+	}
+	if el := time.Since(start); el > 2*time.Second {
+		t.Fatalf("publisher reader blocked: %v for %d packets", el, n)
+	}
+	waitFor(t, 5*time.Second, "healthy subscriber gets every packet", func() bool { return okW.n.Load() == n })
+	if counterValue(m.dropped) == 0 || plis.Load() == 0 {
+		t.Error("no drop counted or no keyframe requested for the stuck subscriber")
+	}
+	close(stuckW.block) // the subscriber recovers
+	for i := n; i < n+600; i++ {
+		src.handlePacket(l, vp8Packet(buf, uint16(i), uint32(i/3)*3000, i%300 == 0, 800), time.Now().UnixNano())
+		if i%50 == 0 {
+			time.Sleep(time.Millisecond) // let the writer drain, as a real 1.5 Mb/s stream would
+		}
+	}
+	waitFor(t, 5*time.Second, "stuck subscriber resumes", func() bool { return stuck.q.len() == 0 && stuckW.n.Load() > 100 })
+	stuckW.mu.Lock()
+	defer stuckW.mu.Unlock()
+	for i := 1; i < len(stuckW.seqs); i++ {
+		if stuckW.seqs[i] != stuckW.seqs[i-1]+1 {
+			t.Fatalf("egress sequence jumps from %d to %d: the browser would NACK dropped packets", stuckW.seqs[i-1], stuckW.seqs[i])
+		}
+	}
+}
+
+// Switching layers at a keyframe keeps one continuous stream: sequence numbers
+// follow on and the timestamp does not jump.
+func TestForward_CALL2_LayerSwitchContinuous(t *testing.T) {
+	m := testMetrics(t)
+	var plis atomic.Int64
+	src := videoSource(m, &plis)
+	w := &fakeWriter{seqs: []uint16{}}
+	d := newDownTrack(src, "expert", 1024, m, nil)
+	d.target = 2
+	src.addDown(d)
+	bindTest(d, w)
+	t.Cleanup(d.stop)
+	buf := make([]byte, 1500)
+	now := time.Now().UnixNano()
+	// Layers have unrelated sequence numbers and timestamps, as in a browser.
+	base := [3]uint16{100, 30000, 60000}
+	tsBase := [3]uint32{5, 1e6, 4e9}
+	for f := 0; f < 60; f++ {
+		if f == 30 {
+			d.mu.Lock()
+			d.target = 0
+			d.mu.Unlock()
+		}
+		for li := 0; li < 3; li++ {
+			seq := base[li] + uint16(f)
+			src.handlePacket(src.layers[li].Load(), vp8Packet(buf, seq, tsBase[li]+uint32(f)*3000, f%20 == 0, 500), now+int64(f)*int64(33*time.Millisecond))
+		}
+	}
+	waitFor(t, 5*time.Second, "writes", func() bool { return w.n.Load() >= 50 })
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for i := 1; i < len(w.seqs); i++ {
+		if w.seqs[i] != w.seqs[i-1]+1 {
+			t.Fatalf("sequence gap %d -> %d", w.seqs[i-1], w.seqs[i])
+		}
+		if dts := w.ts[i] - w.ts[i-1]; dts == 0 || dts > 9000 {
+			t.Fatalf("timestamp step %d at packet %d", dts, i)
+		}
+	}
+	if d.cur != 0 || counterValue(m.layerSwitches) != 1 {
+		t.Fatalf("current layer %d, want 0", d.cur)
+	}
+}
+
+// NACK rules: answered once from the cache; a duplicate within the interval and a
+// NACK older than the last keyframe sent are ignored.
+func TestForward_NACKRules(t *testing.T) {
+	m := testMetrics(t)
+	var plis atomic.Int64
+	src := videoSource(m, &plis)
+	w := &fakeWriter{seqs: []uint16{}}
+	d := newDownTrack(src, "expert", 1024, m, nil)
+	d.target = 2
+	src.addDown(d)
+	bindTest(d, w)
+	t.Cleanup(d.stop)
+	buf := make([]byte, 1500)
+	l := src.layers[2].Load()
+	now := time.Now().UnixNano()
+	for i := 0; i < 100; i++ {
+		src.handlePacket(l, vp8Packet(buf, uint16(1000+i), uint32(i)*3000, i == 0 || i == 50, 500), now)
+	}
+	waitFor(t, 5*time.Second, "writes", func() bool { return w.n.Load() == 100 })
+	out := make([]byte, 1500)
+	d.mu.Lock()
+	first := d.lastOutSeq - 99
+	d.mu.Unlock()
+	d.handleNACK(first+60, out, now)                         // answered
+	d.handleNACK(first+60, out, now+int64(time.Millisecond)) // duplicate: ignored
+	d.handleNACK(first+10, out, now)                         // before the last keyframe (50): ignored
+	d.handleNACK(first+200, out, now)                        // never sent: ignored
+	waitFor(t, 5*time.Second, "retransmission", func() bool { return w.n.Load() >= 101 })
+	time.Sleep(50 * time.Millisecond) // nothing else may follow
+	if got := w.n.Load(); got != 101 {
+		t.Fatalf("%d packets written, want 100 + 1 retransmission", got)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if last := w.seqs[len(w.seqs)-1]; last != first+60 {
+		t.Fatalf("retransmitted %d, want %d", last, first+60)
+	}
+}
+
+func TestParseRTP_RejectsGarbage(t *testing.T) {
+	buf := make([]byte, 1500)
+	good := vp8Packet(buf, 7, 9, true, 20)
+	if h, p, ok := parseRTP(good); !ok || h.seq != 7 || len(p) != 20 || !vp8KeyframeStart(p) {
+		t.Fatalf("good packet: %v %v %v", h, len(p), ok)
+	}
+	bad := [][]byte{nil, {0x80}, make([]byte, 11), {0x40, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, // version 1
+		{0x8f, 96, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},                         // 15 CSRCs, none present
+		{0x90, 96, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xbe, 0xde, 0xff, 0xff}, // extension longer than packet
+		{0xa0, 96, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 9, 200},              // padding longer than packet
+		{0x80, 200, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},                        // RTCP sender report
+	}
+	for i, b := range bad {
+		if _, _, ok := parseRTP(b); ok {
+			t.Errorf("garbage %d accepted", i)
+		}
+	}
+}
+
+func FuzzParseRTP(f *testing.F) {
+	f.Add(vp8Packet(make([]byte, 1500), 1, 2, true, 10))
+	f.Add([]byte{0x90, 96, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xbe, 0xde, 0, 1, 0x10, 0, 0, 0, 0x90})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, p, ok := parseRTP(b)
+		if ok {
+			vp8KeyframeStart(p)
+		}
+	})
+}
+
+func counterValue(c prometheus.Counter) float64 {
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		return -1
+	}
+	return m.GetCounter().GetValue()
+}
