@@ -155,6 +155,7 @@ func (s *server) engine() *gin.Engine {
 // observe records request metrics with low-cardinality labels.
 func (s *server) observe(c *gin.Context) {
 	start := time.Now()
+	c.Header("X-Content-Type-Options", "nosniff")
 	c.Next()
 	route := c.FullPath()
 	if route == "" {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -29,7 +30,7 @@ const testSecret = "internal-secret-for-tests-0123456789"
 
 // env is a real API on a real service and a real bbolt file.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	clock *control.SimClock
 	svc   *control.Service
 	gw    *control.SandboxGateway
@@ -49,7 +50,7 @@ type envOpt func(*Deps)
 func withoutSim() envOpt        { return func(d *Deps) { d.SimClock = nil } }
 func withSecureCookies() envOpt { return func(d *Deps) { d.SecureCookies = true } }
 
-func newEnv(t *testing.T, opts ...envOpt) *env {
+func newEnv(t testing.TB, opts ...envOpt) *env {
 	t.Helper()
 	db, err := bolt.Open(filepath.Join(t.TempDir(), "atlas11.db"), bolt.Options{})
 	if err != nil {
@@ -133,7 +134,7 @@ func (e *env) operator() *user {
 }
 
 type resp struct {
-	t      *testing.T
+	t      testing.TB
 	status int
 	header http.Header
 	body   []byte
@@ -315,4 +316,12 @@ func (e *env) snapshot(clientID, expertID string) snapshot {
 	}
 	s.Calls = len(e.gw.Calls())
 	return s
+}
+
+func mustURL(s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return u
 }

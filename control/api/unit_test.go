@@ -190,3 +190,9 @@ func TestErrors_UnknownRouteAndMethodUseTheShape(t *testing.T) {
 	u.get("/nope").wantErr(http.StatusNotFound, "route_not_found")
 	u.do("DELETE", "/me", nil).wantErr(http.StatusMethodNotAllowed, "method_not_allowed")
 }
+
+func TestNew_RequiresService(t *testing.T) {
+	if _, err := New(Deps{}); err == nil {
+		t.Fatal("New without a service succeeded")
+	}
+}
