@@ -23,6 +23,7 @@ import (
 // `atlas11 operator create`.
 type platform struct {
 	URL     string
+	Data    string
 	OpEmail string
 	OpPass  string
 	out     *bytes.Buffer
@@ -51,7 +52,7 @@ func startPlatform(t *testing.T) *platform {
 	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p := &platform{OpEmail: "ops@atlas11.example", OpPass: "operator-password-1", out: &bytes.Buffer{}}
+	p := &platform{Data: data, OpEmail: "ops@atlas11.example", OpPass: "operator-password-1", out: &bytes.Buffer{}}
 	create := exec.Command(bin, "operator", "create", "--config", cfg, "--data", data, "--email", p.OpEmail, "--name", "Opératrice Atlas11")
 	create.Env = append(os.Environ(), "ATLAS11_OPERATOR_PASSWORD="+p.OpPass)
 	if out, err := create.CombinedOutput(); err != nil {
@@ -240,4 +241,44 @@ func (c *apiClient) addSlot(start time.Time, minutes int, cents int64, media ...
 func (c *apiClient) setSlug(slug string) {
 	c.t.Helper()
 	c.do("PATCH", "/me/profile", map[string]any{"slug": slug, "headline": "Experte Atlas11"}, nil, "")
+}
+
+// presence reports a join or leave the way the media server does, through
+// the internal endpoint authenticated by the secret the binary generated.
+func (p *platform) presence(t *testing.T, room, user string, joined bool, at time.Time) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(p.Data, "secrets.json"))
+	if err != nil {
+		t.Fatalf("read secrets: %v", err)
+	}
+	var sec struct {
+		Internal string `json:"internal"`
+	}
+	if err := json.Unmarshal(b, &sec); err != nil || sec.Internal == "" {
+		t.Fatalf("no internal secret in secrets.json: %v", err)
+	}
+	body, _ := json.Marshal(map[string]any{"room": room, "user": user, "joined": joined, "at": at.UTC().Format(time.RFC3339)})
+	req, _ := http.NewRequest("POST", p.URL+"/api/v1/internal/presence", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+sec.Internal)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode/100 != 2 {
+		msg, _ := io.ReadAll(res.Body)
+		t.Fatalf("presence: status %d: %s", res.StatusCode, msg)
+	}
+}
+
+// book books a slot for a signed-in client from Go and returns the booking.
+func (c *apiClient) book(slotID, media string) (id, room string) {
+	c.t.Helper()
+	var b struct {
+		ID   string `json:"id"`
+		Room string `json:"room"`
+	}
+	c.do("POST", "/bookings", map[string]any{"slot_id": slotID, "media": media}, &b, "book-"+slotID)
+	return b.ID, b.Room
 }

@@ -285,7 +285,7 @@ function decideForm(app, c) {
       } catch (err) { showError(form, err); }
     });
   } }, formError(),
-  field(t('claim.decide.refund'), input('refund_cents', { type: 'text', inputmode: 'decimal', value: '0' }), t('claim.amount.hint')),
+  field(t('claim.decide.refund'), input('refund_cents', { type: 'text', inputmode: 'decimal', value: '0', 'data-fields': 'amount_cents' }), t('claim.amount.hint')),
   field(t('claim.message'), h('textarea', { name: 'message', rows: 3, maxlength: 2000 })),
   h('button', { type: 'submit' }, t('claim.decide.submit')));
   return section(t('claim.decide.title'), 2, form);
