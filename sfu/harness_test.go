@@ -739,3 +739,5 @@ func (d *dropper) BindRemoteStream(info *interceptor.StreamInfo, reader intercep
 		}
 	})
 }
+
+func errorsAs(err error, target any) bool { return errors.As(err, target) }
