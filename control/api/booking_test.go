@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"reflect"
@@ -93,6 +94,9 @@ func TestAuthz_APT2_ClientCannotSeeOrCancelAnotherClientsBooking(t *testing.T) {
 	b.post("/bookings/"+bk.ID+"/cancel", nil, "Idempotency-Key", "k1").wantDenied()
 	b.post("/claims", map[string]any{"booking_id": bk.ID, "reason": "x"}).wantDenied()
 	b.post("/calls/"+bk.Room+"/token", nil).wantDenied()
+	if n := e.ice.Load(); n != 0 {
+		t.Fatalf("CALL-1: TURN credentials minted for a refused user (%d calls)", n)
+	}
 	b.get("/calls/" + bk.Room + "/presence/" + ex.id).wantDenied()
 	var list []control.Booking
 	b.get("/bookings").want(http.StatusOK).decode(&list)
@@ -134,6 +138,46 @@ func TestBook_PAY7_RetryWithOneKeyChargesOnce(t *testing.T) {
 	}
 	if n := len(e.gw.Calls()); n != 1 {
 		t.Fatalf("%d gateway calls, want one charge", n)
+	}
+}
+
+func TestBook_PAY7_FiftyConcurrentRetriesOneCharge(t *testing.T) {
+	e := newEnv(t)
+	ex := e.signUp(control.RoleExpert)
+	cl := e.signUp(control.RoleClient)
+	s := ex.slot(t0.Add(72*time.Hour), 2000)
+	ids := make([]string, 50)
+	var wg sync.WaitGroup
+	for i := range ids {
+		wg.Go(func() {
+			r := cl.post("/bookings", map[string]any{"slot_id": s.ID}, "Idempotency-Key", "one-key")
+			var b control.Booking
+			switch r.status {
+			case http.StatusCreated:
+				_ = json.Unmarshal(r.body, &b)
+				ids[i] = b.ID
+			case http.StatusConflict: // the first attempt is still paying
+				ids[i] = "conflict"
+			default:
+				t.Errorf("status %d: %s", r.status, r.body)
+			}
+		})
+	}
+	wg.Wait()
+	first := ""
+	for _, id := range ids {
+		if id != "conflict" && id != "" {
+			if first != "" && id != first {
+				t.Fatalf("two bookings for one key: %s and %s", first, id)
+			}
+			first = id
+		}
+	}
+	if first == "" {
+		t.Fatal("no retry got the booking")
+	}
+	if n := len(e.gw.Calls()); n != 1 {
+		t.Fatalf("%d gateway calls for one key, want one charge", n)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,6 +40,8 @@ type env struct {
 	doc   *apiDoc
 	reg   *prometheus.Registry
 	api   *server
+
+	ice atomic.Int64 // ICEServers calls
 
 	mu   sync.Mutex
 	n    int
@@ -66,9 +69,11 @@ func newEnv(t testing.TB, opts ...envOpt) *env {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
+	e := &env{t: t, clock: clock, svc: svc, gw: gw, db: db, reg: reg, seen: map[string]bool{}}
 	deps := Deps{Service: svc, Registerer: reg, SimClock: clock, InternalSecret: testSecret,
 		Backup: db.Backup, Now: clock.Now, SupportEmail: "help@atlas11.test",
 		ICEServers: func(userID string) []ICEServer {
+			e.ice.Add(1)
 			return []ICEServer{{URLs: []string{"turn:127.0.0.1:3478"}, Username: "u-" + userID, Credential: "c"}}
 		}}
 	for _, o := range opts {
@@ -87,7 +92,8 @@ func newEnv(t testing.TB, opts ...envOpt) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, clock: clock, svc: svc, gw: gw, db: db, srv: srv, doc: doc, reg: reg, api: s, seen: map[string]bool{}}
+	e.srv, e.doc, e.api = srv, doc, s
+	return e
 }
 
 // user is one browser: its own cookie jar.
