@@ -26,6 +26,24 @@ func TestChromium_RelayOnlyCallThroughTURN(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ctx := webtest.Chrome(t)
+	// Over UDP, and over TCP alone as from a network that blocks UDP.
+	for _, transport := range []string{"udp", "tcp"} {
+		t.Run(transport, func(t *testing.T) {
+			only := ice[0]
+			only.URLs = nil
+			for _, u := range ice[0].URLs {
+				if strings.HasSuffix(u, "?transport="+transport) && strings.HasPrefix(u, "turn:") {
+					only.URLs = append(only.URLs, u)
+				}
+			}
+			chromiumCall(t, ctx, s, []ICEServer{only})
+		})
+	}
+}
+
+func chromiumCall(t *testing.T, ctx context.Context, s *testServer, ice []ICEServer) {
+	toPeerBefore := s.counter(t, "relayed", dirToPeer)
 	iceJSON, _ := json.Marshal(ice)
 
 	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -59,7 +77,7 @@ func TestChromium_RelayOnlyCallThroughTURN(t *testing.T) {
 		dc.OnMessage(func(m webrtc.DataChannelMessage) { _ = dc.SendText(string(m.Data)) })
 	})
 
-	ctx := webtest.Chrome(t)
+	ctx = webtest.Tab(t, ctx)
 	step := func(what, js string) string {
 		t.Helper()
 		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -126,11 +144,12 @@ func TestChromium_RelayOnlyCallThroughTURN(t *testing.T) {
 		}
 		return "none";
 	})()`)
-	if !strings.HasPrefix(local, "relay ") {
-		t.Errorf("Chromium's selected local candidate: %q, want relay", local)
+	if want := "relay 127.0.0.1 " + ice[0].URLs[0][strings.LastIndex(ice[0].URLs[0], "=")+1:]; local != want {
+		t.Errorf("Chromium's selected local candidate: %q, want %q", local, want)
 	}
-	if to, from := s.counter(t, "relayed", dirToPeer), s.counter(t, "relayed", dirFromPeer); to < 50*100 || from == 0 {
-		t.Errorf("relayed bytes to_peer=%v from_peer=%v, want the video", to, from)
+	relayed := s.counter(t, "relayed", dirToPeer) - toPeerBefore
+	if relayed < 50*100 || s.counter(t, "relayed", dirFromPeer) == 0 {
+		t.Errorf("relayed bytes to_peer=%v from_peer=%v, want the video", relayed, s.counter(t, "relayed", dirFromPeer))
 	}
-	t.Logf("Chromium selected %s; relayed %v bytes to the media peer", local, s.counter(t, "relayed", dirToPeer))
+	t.Logf("Chromium selected %s; relayed %v bytes to the media peer", local, relayed)
 }
