@@ -410,6 +410,9 @@ func (s *Service) CloseAccount(ctx context.Context, operatorID, userID string) e
 		if err := putJSON(tx, bUsers, u.ID, u); err != nil {
 			return err
 		}
+		if err := tx.Put(bMeta, []byte(closedKey(u.ID)), nil); err != nil {
+			return err
+		}
 		if u.Role != RoleExpert {
 			return nil
 		}
@@ -459,6 +462,14 @@ func (s *Service) CloseAccount(ctx context.Context, operatorID, userID string) e
 		s.flushOutbox(ctx, fx.outbox)
 	}
 	return err
+}
+
+func closedKey(userID string) string { return "closed/" + userID }
+
+// expertClosed is the cheap check of the booking path: one key lookup, no
+// decoding (ACC-3).
+func expertClosed(tx Tx, userID string) bool {
+	return tx.Get(bMeta, []byte(closedKey(userID))) != nil
 }
 
 // Flags lists experts flagged for too many escalations (CLM-6), operators only.

@@ -79,11 +79,7 @@ func (s *Service) Book(ctx context.Context, actorID string, req BookRequest) (Bo
 		if err != nil {
 			return err
 		}
-		p, err := loadProfile(tx, sl.ExpertID)
-		if err != nil {
-			return err
-		}
-		if p.Closed {
+		if expertClosed(tx, sl.ExpertID) {
 			return Errorf(Rule, "expert_closed", "this expert can no longer be booked")
 		}
 		if !sl.Start.After(now) {
@@ -179,9 +175,7 @@ func (s *Service) confirm(ctx context.Context, bookingID, chargeID string) (Book
 			return err
 		}
 		dead := ""
-		if p, err := loadProfile(tx, b.ExpertID); err != nil {
-			return err
-		} else if p.Closed {
+		if expertClosed(tx, b.ExpertID) {
 			dead = "expert_account_closed"
 		}
 		if b.Kind == KindRegistration {

@@ -132,11 +132,7 @@ func (s *Service) Register(ctx context.Context, actorID, eventID, idempotencyKey
 		if !e.Start.After(now) {
 			return Errorf(Rule, "event_started", "this event has already started")
 		}
-		p, err := loadProfile(tx, e.ExpertID)
-		if err != nil {
-			return err
-		}
-		if p.Closed {
+		if expertClosed(tx, e.ExpertID) {
 			return Errorf(Rule, "expert_closed", "this expert can no longer be booked")
 		}
 		if tx.Get(bEventRegs, []byte(e.ID+"/"+u.ID)) != nil {
