@@ -369,6 +369,13 @@ func (s *Service) CancelBooking(ctx context.Context, actorID, bookingID, idempot
 		if err := settleCharged(tx, now, &b, now, "late_cancellation"); err != nil {
 			return err
 		}
+		if b.Kind == KindRegistration {
+			// Remembered so that an event that does not take place
+			// refunds late cancellers too (EVT-5, EVT-6, EVT-8).
+			if err := tx.Put(bMeta, []byte(lateKey(b.EventID, b.ID)), nil); err != nil {
+				return err
+			}
+		}
 		if err := freeBooking(tx, &b); err != nil {
 			return err
 		}

@@ -73,6 +73,9 @@ func eventEnd(tx Tx, now time.Time, fx *effects, e *Event) error {
 	e.Outcome = "delivered"
 	if !present {
 		e.Outcome = "expert_absent"
+		if err := refundLateCancellers(tx, now, fx, e.ID, "expert_absent"); err != nil {
+			return err
+		}
 	}
 	return putJSON(tx, bEvents, e.ID, *e)
 }

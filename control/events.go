@@ -194,6 +194,40 @@ func (s *Service) Registrations(ctx context.Context, actorID, eventID string) ([
 	return out, err
 }
 
+func lateKey(eventID, bookingID string) string { return "late/" + eventID + "/" + bookingID }
+
+// refundLateCancellers gives back what clients who cancelled late paid for
+// an event that did not take place, reversing the split (PAY-4).
+func refundLateCancellers(tx Tx, now time.Time, fx *effects, eventID, outcome string) error {
+	var ids []string
+	err := scanPrefix(tx, bMeta, "late/"+eventID+"/", func(k, _ []byte) error {
+		ids = append(ids, string(k[len("late/"+eventID+"/"):]))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		b, err := loadBooking(tx, id)
+		if err != nil {
+			return err
+		}
+		if rest := b.PaidCents - b.RefundedCents; rest > 0 {
+			if err := claimRefund(tx, now, fx, &b, rest, outcome); err != nil {
+				return err
+			}
+			b.Outcome = outcome
+			if err := putJSON(tx, bBookings, b.ID, b); err != nil {
+				return err
+			}
+		}
+		if err := tx.Delete(bMeta, []byte(lateKey(eventID, id))); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // cancelEventTx cancels an event and refunds every paid registration
 // (EVT-5, EVT-8, ACC-3). Registrations keep their seat records as history.
 func cancelEventTx(tx Tx, now time.Time, fx *effects, e *Event, outcome string) error {
@@ -217,6 +251,9 @@ func cancelEventTx(tx Tx, now time.Time, fx *effects, e *Event, outcome string) 
 		if err := putJSON(tx, bBookings, b.ID, b); err != nil {
 			return err
 		}
+	}
+	if err := refundLateCancellers(tx, now, fx, e.ID, outcome); err != nil {
+		return err
 	}
 	e.Status = EventCancelled
 	e.Outcome = outcome

@@ -239,6 +239,8 @@ func TestCancelEvent_EVT8_ExpertRefundsAllClientFollowsAPT6(t *testing.T) {
 	}
 	wantEq(t, "status", got.Status, control.EventCancelled)
 	wantEq(t, "c paid", e.paid(c), 0)
+	// The event does not take place: the late canceller is refunded too.
+	wantEq(t, "b refunded", e.paid(b), 0)
 	_, err = e.svc.Register(e.ctx, e.client("D").ID, ev.ID, "")
 	wantCode(t, err, "event_not_open")
 	e.checkLedger()
