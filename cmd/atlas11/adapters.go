@@ -10,5 +10,17 @@ func hashPassword(password string) (string, error) { return api.HashPassword(pas
 // iceServers lists the ICE servers handed to an admitted user with their
 // call token; TURN credentials are minted per user when the relay runs.
 func (p *platform) iceServers(userID string) []api.ICEServer {
-	return nil
+	if p.relay == nil {
+		return nil
+	}
+	list, err := p.relay.ICEServers(userID)
+	if err != nil {
+		p.log.Error("turn credentials", "err", err)
+		return nil
+	}
+	out := make([]api.ICEServer, len(list))
+	for i, s := range list {
+		out[i] = api.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential}
+	}
+	return out
 }

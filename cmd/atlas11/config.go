@@ -25,6 +25,8 @@ type Config struct {
 	Log     LogConfig        `yaml:"log"`
 	Secrets SecretsConfig    `yaml:"secrets"`
 	Rules   control.Settings `yaml:"rules"`
+	SFU     SFUConfig        `yaml:"sfu"`
+	TURN    TURNConfig       `yaml:"turn"`
 }
 
 // HTTPConfig is the main listener: API, signaling WebSocket, web app, metrics.
@@ -55,6 +57,8 @@ func DefaultConfig() Config {
 		Clock:   "system",
 		Log:     LogConfig{Level: "info", Format: "text"},
 		Rules:   control.DefaultSettings(),
+		SFU:     defaultSFUConfig(),
+		TURN:    defaultTURNConfig(),
 	}
 }
 
@@ -145,6 +149,9 @@ func (c *Config) Validate() error {
 	}
 	if s := c.Secrets.Internal; s != "" && len(s) < 32 {
 		return errors.New("config: secrets.internal must be at least 32 characters")
+	}
+	if err := c.validateMedia(); err != nil {
+		return err
 	}
 	if err := c.Rules.Validate(); err != nil {
 		var ce *control.Error

@@ -28,6 +28,12 @@ import (
 const testConfig = `
 log:
   level: warn
+sfu:
+  udp_port: 0
+  tcp_port: 0
+turn:
+  port: 0
+  tls_port: 0
 `
 
 // buildBinary compiles cmd/atlas11 once per test into a temp dir.

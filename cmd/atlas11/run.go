@@ -19,6 +19,8 @@ import (
 	"atlas11/control"
 	"atlas11/control/api"
 	"atlas11/control/bolt"
+	"atlas11/sfu"
+	"atlas11/turn"
 	"atlas11/web"
 )
 
@@ -161,6 +163,8 @@ type platform struct {
 	svc     *control.Service
 	sim     *control.SimClock
 	reg     *prometheus.Registry
+	media   *sfu.Server
+	relay   *turn.Server // nil when turn.enabled is false
 	handler http.Handler
 	closers []func() error
 }
@@ -206,6 +210,37 @@ func newPlatform(cfg Config, stderr io.Writer) (*platform, error) {
 	p.reg = prometheus.NewRegistry()
 	p.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
+	// Presence is drained after the media server stops (closers run in
+	// reverse), so the last leaves reach the store.
+	presence := newPresenceRecorder(svc, p.log.With("component", "presence"))
+	p.closers = append(p.closers, presence.Close)
+	p.media, err = sfu.New(cfg.SFU.toSFU(), sfu.Deps{
+		Admitter:   admitter{svc: svc},
+		Presence:   presence,
+		Now:        clock.Now,
+		Logger:     p.log.With("component", "sfu"),
+		Registerer: p.reg,
+	})
+	if err != nil {
+		p.close()
+		return nil, fmt.Errorf("sfu: %w", err)
+	}
+	p.closers = append(p.closers, p.media.Close)
+	if cfg.TURN.Enabled {
+		// TURN credentials follow the wall clock: browsers and the relay's own
+		// allocation timers live in real time, even in a simulation.
+		p.relay, err = turn.New(cfg.TURN.toTURN(secrets.TURN, cfg.SFU.mediaIPs()), turn.Deps{
+			Logger:     p.log,
+			Registerer: p.reg,
+			Now:        time.Now,
+		})
+		if err != nil {
+			p.close()
+			return nil, fmt.Errorf("turn: %w", err)
+		}
+		p.closers = append(p.closers, p.relay.Close)
+	}
+
 	apiHandler, err := api.New(api.Deps{
 		Service:        svc,
 		Logger:         p.log.With("component", "api"),
@@ -223,6 +258,7 @@ func newPlatform(cfg Config, stderr io.Writer) (*platform, error) {
 	}
 
 	mux := http.NewServeMux()
+	mux.Handle(api.SignalingPath, p.media.Handler())
 	mux.Handle(api.Prefix+"/", apiHandler)
 	mux.Handle("/metrics", promhttp.HandlerFor(p.reg, promhttp.HandlerOpts{Registry: p.reg}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {

@@ -20,7 +20,11 @@ func startServer(t *testing.T, args ...string) string {
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
-	all := append([]string{"serve", "--addr", "127.0.0.1:0", "--data", t.TempDir()}, args...)
+	cfg := filepath.Join(t.TempDir(), "test.yaml")
+	if err := os.WriteFile(cfg, []byte(testConfig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	all := append([]string{"serve", "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--config", cfg}, args...)
 	go func() {
 		err := run(ctx, all, noEnv, strings.NewReader(""), pw, io.Discard)
 		pw.CloseWithError(io.EOF)
@@ -116,6 +120,7 @@ func TestRun_SecondStartOnSameDataFailsClearly(t *testing.T) {
 	dir := t.TempDir()
 	cfg := DefaultConfig()
 	cfg.DataDir = dir
+	cfg.SFU.UDPPort, cfg.SFU.TCPPort, cfg.TURN.Port, cfg.TURN.TLSPort = 0, 0, 0, 0
 	p, err := newPlatform(cfg, io.Discard)
 	if err != nil {
 		t.Fatal(err)
