@@ -171,6 +171,10 @@ function itemActions(app, item) {
 export async function activity(app) {
   let items;
   try { items = await api.activity(); } catch (err) { return h('div', {}, h('h1', {}, t('activity.title')), loadError(err)); }
+  // Ended bookings say how they ended and what the client finally paid.
+  const ended = app.user.role !== 'client' ? [] : items.filter((i) => (i.type === 'appointment' || i.type === 'registration') && (i.status === 'completed' || i.status === 'cancelled'));
+  const details = new Map();
+  await Promise.all(ended.map(async (i) => { try { details.set(i.id, await api.booking(i.id)); } catch { /* the item still shows */ } }));
   const t0 = now();
   const upcoming = items.filter((i) => i.start && new Date(i.end || i.start) > t0 && i.type !== 'claim' && i.type !== 'payout');
   const rest = items.filter((i) => !upcoming.includes(i));
@@ -179,7 +183,8 @@ export async function activity(app) {
     dl([i.start ? [t('activity.when'), when(i.start)] : null,
       i.counterpart ? [t('activity.with'), i.counterpart] : null,
       i.amount_cents ? [t(i.type === 'claim' ? 'activity.refunded' : 'activity.amount'), money(i.amount_cents)] : null,
-      [t('activity.status'), statusBadge(i.type, i.status)]]),
+      [t('activity.status'), statusBadge(i.type, i.status)],
+      details.has(i.id) ? [t('activity.outcome'), outcomeText(details.get(i.id))] : null]),
     h('div', { class: 'actions' }, itemActions(app, i))];
   const extra = [];
   if (app.user.role === 'client') {
@@ -190,6 +195,14 @@ export async function activity(app) {
     section(t('activity.recent'), 2, list(rest, (i) => render(i), t('activity.none'))));
   for (const [li, i] of zipItems(node, [...upcoming, ...rest])) li.dataset.item = i.id;
   return node;
+}
+
+// outcomeText says how a booking ended and what it finally cost.
+function outcomeText(b) {
+  const k = `outcome.${b.outcome}`;
+  const why = t(k) === k ? '' : `${t(k)} `;
+  const paid = Math.max(0, (b.paid_cents || 0) - (b.refunded_cents || 0));
+  return why + (paid === 0 ? t('outcome.nothing') : t('outcome.paid', { amount: money(paid), refunded: money(b.refunded_cents || 0) }));
 }
 
 function zipItems(node, items) {
