@@ -99,7 +99,7 @@ func runLoad(ctx context.Context, cfg config, adm admission, metricsURL string, 
 
 	subs := make([]*subscriber, cfg.subscribers)
 	for i := range subs {
-		subs[i] = newSubscriber(i, ep)
+		subs[i] = newSubscriber(i, ep, rl.isCapped(i))
 	}
 	defer func() {
 		var wg sync.WaitGroup

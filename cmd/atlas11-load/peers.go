@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -99,13 +100,21 @@ func newSubscriberAPI(sh *shaper) (*webrtc.API, error) {
 		return nil, err
 	}
 	ir := &interceptor.Registry{}
-	ir.Add(sh)
-	tw, err := twcc.NewSenderInterceptor(twcc.SendInterval(50 * time.Millisecond))
+	if sh != nil {
+		ir.Add(sh)
+	}
+	tw, err := twcc.NewSenderInterceptor(twcc.SendInterval(100 * time.Millisecond))
 	if err != nil {
 		return nil, err
 	}
 	ir.Add(tw)
-	gen, err := nack.NewGeneratorInterceptor(nack.GeneratorInterval(20 * time.Millisecond))
+	// Like a browser: NACK video only, retry a lost packet a few times, then
+	// leave it to a keyframe request.
+	gen, err := nack.NewGeneratorInterceptor(nack.GeneratorInterval(20*time.Millisecond),
+		nack.GeneratorMaxNacksPerPacket(10),
+		nack.GeneratorStreamsFilter(func(info *interceptor.StreamInfo) bool {
+			return strings.HasPrefix(strings.ToLower(info.MimeType), "video/")
+		}))
 	if err != nil {
 		return nil, err
 	}
@@ -119,10 +128,11 @@ func newSubscriberAPI(sh *shaper) (*webrtc.API, error) {
 }
 
 // shaper emulates a bottleneck link of a given rate in front of one subscriber:
-// a token bucket feeding a queue of at most maxQueue of delay, tail-dropping
-// beyond it. Delay grows before loss does, which is what the SFU's delay-based
-// estimator reacts to. Rate 0 means no cap. It is an interceptor factory and
-// the interceptor itself; each subscriber API has its own.
+// packets are taken from the network as they arrive, leave the link at its
+// rate (the queueing delay is what the SFU's delay-based estimator sees), and
+// are tail-dropped once maxQueue of delay is queued. Rate 0 means no cap. It is
+// an interceptor factory and the interceptor itself; only capped subscribers
+// have one, so the others' path has no extra hop.
 type shaper struct {
 	interceptor.NoOp
 	rateBps  atomic.Int64
@@ -139,36 +149,54 @@ func (s *shaper) NewInterceptor(string) (interceptor.Interceptor, error) { retur
 
 func (s *shaper) setRate(bps int64) { s.rateBps.Store(bps) }
 
-// BindRemoteStream delays or drops incoming packets to fit the link rate.
+type shapedPacket struct {
+	b    []byte
+	attr interceptor.Attributes
+	due  time.Time
+	err  error
+}
+
+// BindRemoteStream puts the link between the network and the other interceptors.
 func (s *shaper) BindRemoteStream(_ *interceptor.StreamInfo, r interceptor.RTPReader) interceptor.RTPReader {
-	return interceptor.RTPReaderFunc(func(b []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
+	q := make(chan shapedPacket, 1024)
+	var once sync.Once
+	pump := func() {
 		for {
-			n, attr, err := r.Read(b, a)
+			b := make([]byte, 1500)
+			n, attr, err := r.Read(b, nil)
 			if err != nil {
-				return n, attr, err
+				q <- shapedPacket{err: err}
+				return
 			}
-			rate := s.rateBps.Load()
-			if rate <= 0 {
-				return n, attr, nil
-			}
-			wire := int64(n+28) * 8 // IP and UDP headers
-			s.mu.Lock()
-			now := time.Now()
-			if s.next.Before(now) {
-				s.next = now
-			}
-			wait := s.next.Sub(now)
-			if wait > s.maxQueue {
+			p := shapedPacket{b: b[:n], attr: attr}
+			if rate := s.rateBps.Load(); rate > 0 {
+				s.mu.Lock()
+				now := time.Now()
+				if s.next.Before(now) {
+					s.next = now
+				}
+				if s.next.Sub(now) > s.maxQueue {
+					s.mu.Unlock()
+					s.dropped.Add(1)
+					continue
+				}
+				s.next = s.next.Add(time.Duration(int64(n+28) * 8 * int64(time.Second) / rate)) // + IP/UDP headers
+				p.due = s.next
 				s.mu.Unlock()
-				s.dropped.Add(1)
-				continue
 			}
-			s.next = s.next.Add(time.Duration(wire * int64(time.Second) / rate))
-			s.mu.Unlock()
-			if wait > 0 {
-				time.Sleep(wait)
-			}
-			return n, attr, nil
+			q <- p
 		}
+	}
+	return interceptor.RTPReaderFunc(func(b []byte, _ interceptor.Attributes) (int, interceptor.Attributes, error) {
+		once.Do(func() { go pump() })
+		p := <-q
+		if p.err != nil {
+			q <- p // every later Read fails the same way
+			return 0, nil, p.err
+		}
+		if d := time.Until(p.due); d > 0 {
+			time.Sleep(d)
+		}
+		return copy(b, p.b), p.attr, nil
 	})
 }

@@ -75,8 +75,13 @@ type subscriber struct {
 	done      chan struct{}
 }
 
-func newSubscriber(idx int, ep epoch) *subscriber {
-	return &subscriber{idx: idx, name: fmt.Sprintf("participant-%02d", idx), ep: ep, sh: newShaper()}
+// newSubscriber makes participant idx; a capped one gets a link shaper.
+func newSubscriber(idx int, ep epoch, capped bool) *subscriber {
+	s := &subscriber{idx: idx, name: fmt.Sprintf("participant-%02d", idx), ep: ep}
+	if capped {
+		s.sh = newShaper()
+	}
+	return s
 }
 
 // join opens a session: signaling, then a receiving connection on the SFU's offer.

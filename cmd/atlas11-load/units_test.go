@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pion/interceptor"
 )
 
 func TestSeqTracker_LossIsWhatNACKNeverRepaired(t *testing.T) {
@@ -184,5 +186,46 @@ func TestConfig_BadInputRefusedClearly(t *testing.T) {
 	}
 	if _, err := newAPIAdmission("ftp://x", "", ""); err == nil {
 		t.Fatal("a non-HTTP URL was accepted")
+	}
+}
+
+// The cap is a bottleneck link: packets beyond its rate wait (what delay-based
+// estimation sees), and once the queue holds maxQueue of delay they are dropped.
+func TestShaper_CapDelaysThenDrops(t *testing.T) {
+	sh := newShaper()
+	sh.maxQueue = 50 * time.Millisecond
+	sh.setRate(400_000) // 1000-byte packets (+28 header bytes) take ~20.6 ms each
+	sent := 0
+	src := interceptor.RTPReaderFunc(func(b []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
+		if sent == 300 {
+			return 0, nil, io.EOF
+		}
+		sent++
+		time.Sleep(time.Millisecond) // 8 Mbit/s arriving
+		return 1000, a, nil
+	})
+	r := sh.BindRemoteStream(&interceptor.StreamInfo{}, src)
+	buf := make([]byte, 1500)
+	start := time.Now()
+	for i := 0; i < 10; i++ {
+		if _, _, err := r.Read(buf, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	el := time.Since(start)
+	// 10 packets through a 400 kbit/s link take at least 9 transmission times.
+	if el < 150*time.Millisecond {
+		t.Fatalf("10 packets passed in %v: not rate limited", el)
+	}
+	if sh.dropped.Load() == 0 {
+		t.Fatal("an endless burst was never tail-dropped")
+	}
+	for { // the stream's end reaches the reader
+		if _, _, err := r.Read(buf, nil); err != nil {
+			if err != io.EOF {
+				t.Fatal(err)
+			}
+			break
+		}
 	}
 }
