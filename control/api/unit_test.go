@@ -196,3 +196,57 @@ func TestNew_RequiresService(t *testing.T) {
 		t.Fatal("New without a service succeeded")
 	}
 }
+
+// TestOpenAPI_RefsResolveAndPathParamsDeclared checks the document's
+// internal consistency: every $ref names a schema, every {param} of a path
+// is declared, every operation has an error response.
+func TestOpenAPI_RefsResolveAndPathParamsDeclared(t *testing.T) {
+	b, err := buildOpenAPI(routes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := parseDoc(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			if ref, ok := x["$ref"].(string); ok {
+				if _, ok := doc.comps[strings.TrimPrefix(ref, "#/components/schemas/")]; !ok {
+					t.Errorf("dangling $ref %s", ref)
+				}
+			}
+			for _, c := range x {
+				walk(c)
+			}
+		case []any:
+			for _, c := range x {
+				walk(c)
+			}
+		}
+	}
+	walk(doc.raw)
+	for _, o := range doc.ops {
+		declared := map[string]bool{}
+		params, _ := o.op["parameters"].([]any)
+		for _, p := range params {
+			pm := p.(map[string]any)
+			if pm["in"] == "path" {
+				declared[pm["name"].(string)] = true
+			}
+		}
+		for _, seg := range strings.Split(o.template, "/") {
+			if strings.HasPrefix(seg, "{") && !declared[strings.Trim(seg, "{}")] {
+				t.Errorf("%s %s: path parameter %s not declared", o.method, o.template, seg)
+			}
+		}
+		if _, ok := o.op["responses"].(map[string]any)["default"]; !ok {
+			t.Errorf("%s %s: no error response", o.method, o.template)
+		}
+		if o.op["operationId"] == "" {
+			t.Errorf("%s %s: no operationId", o.method, o.template)
+		}
+	}
+}
