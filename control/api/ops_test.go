@@ -270,3 +270,39 @@ func TestMetrics_LowCardinalityRouteTemplates(t *testing.T) {
 }
 
 func writeFile(path string, b []byte) error { return os.WriteFile(path, b, 0o600) }
+
+// TestEvents_EVT6_ExpertUnderFiveMinutesNobodyCharged drives the five-minute
+// rule from presence reported through the internal endpoint.
+func TestEvents_EVT6_ExpertUnderFiveMinutesNobodyCharged(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		present time.Duration
+		charged bool
+	}{{"present 4m59s", 4*time.Minute + 59*time.Second, false}, {"6m present", 6 * time.Minute, true}} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t)
+			op := e.operator()
+			ex := e.signUp(control.RoleExpert)
+			start := t0.Add(72 * time.Hour)
+			var ev control.Event
+			ex.post("/events", map[string]any{"title": "W", "start": start, "minutes": 60, "price_cents": 1500,
+				"min_participants": 1, "max_participants": 5}).want(http.StatusCreated).decode(&ev)
+			cl := e.signUp(control.RoleClient)
+			var reg control.Booking
+			cl.post("/events/"+ev.ID+"/register", nil, "Idempotency-Key", "r").want(http.StatusCreated).decode(&reg)
+			for _, p := range []struct {
+				joined bool
+				at     time.Time
+			}{{true, start.Add(10 * time.Minute)}, {false, start.Add(10*time.Minute + c.present)}} {
+				e.anon().post("/internal/presence", map[string]any{"room": reg.Room, "user": ex.id, "joined": p.joined, "at": p.at},
+					"Authorization", "Bearer "+testSecret).want(http.StatusNoContent)
+			}
+			op.post("/sim/clock", map[string]any{"set": start.Add(2 * time.Hour)}).want(http.StatusOK)
+			var got control.Booking
+			cl.get("/bookings/" + reg.ID).want(http.StatusOK).decode(&got)
+			if got.Charged != c.charged || (got.RefundedCents == got.PaidCents) == c.charged {
+				t.Fatalf("EVT-6 with the expert present %v: %+v", c.present, got)
+			}
+		})
+	}
+}
