@@ -113,7 +113,7 @@ func operatorCreate(ctx context.Context, args []string, getenv func(string) stri
 	if err != nil {
 		return err
 	}
-	p, err := newPlatform(cfg, stderr)
+	p, err := newPlatform(cfg, stderr, false)
 	if err != nil {
 		return err
 	}

@@ -58,14 +58,15 @@ func defaultSFUConfig() SFUConfig {
 func defaultTURNConfig() TURNConfig {
 	d := turn.DefaultConfig()
 	return TURNConfig{
-		Enabled:                true,
-		ListenAddress:          "127.0.0.1",
-		Port:                   d.Port,
-		TLSPort:                d.TLSPort,
-		Realm:                  d.Realm,
-		RelayAddress:           "127.0.0.1",
-		RelayPortMin:           d.RelayPortMin,
-		RelayPortMax:           d.RelayPortMax,
+		Enabled:       true,
+		ListenAddress: "127.0.0.1",
+		Port:          d.Port,
+		TLSPort:       d.TLSPort,
+		Realm:         d.Realm,
+		RelayAddress:  "127.0.0.1",
+		// Kept below the SFU's ports (50000, 50001) so neither takes the other's.
+		RelayPortMin:           49152,
+		RelayPortMax:           49999,
 		CredentialTTL:          d.CredentialTTL,
 		MaxAllocationsPerUser:  d.MaxAllocationsPerUser,
 		MaxAllocations:         d.MaxAllocations,

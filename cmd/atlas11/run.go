@@ -169,7 +169,9 @@ type platform struct {
 	closers []func() error
 }
 
-func newPlatform(cfg Config, stderr io.Writer) (*platform, error) {
+// newPlatform opens the store and the domain; with media it also starts the
+// SFU, the TURN relay and the HTTP handlers, which CLI commands do not need.
+func newPlatform(cfg Config, stderr io.Writer, media bool) (*platform, error) {
 	p := &platform{cfg: cfg, log: newLogger(cfg.Log, stderr)}
 	secrets, err := loadSecrets(cfg.DataDir)
 	if err != nil {
@@ -206,6 +208,9 @@ func newPlatform(cfg Config, stderr io.Writer) (*platform, error) {
 		return nil, err
 	}
 	p.svc = svc
+	if !media {
+		return p, nil
+	}
 
 	p.reg = prometheus.NewRegistry()
 	p.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -223,7 +228,7 @@ func newPlatform(cfg Config, stderr io.Writer) (*platform, error) {
 	})
 	if err != nil {
 		p.close()
-		return nil, fmt.Errorf("sfu: %w", err)
+		return nil, err
 	}
 	p.closers = append(p.closers, p.media.Close)
 	if cfg.TURN.Enabled {
@@ -302,7 +307,7 @@ func (p *platform) runDue(ctx context.Context, every time.Duration) {
 // serve listens synchronously, serves asynchronously and drains on shutdown:
 // the first signal drains, a second forces the exit.
 func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
-	p, err := newPlatform(cfg, stderr)
+	p, err := newPlatform(cfg, stderr, true)
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,12 @@ import (
 // base URL; the server is drained when the test ends.
 func startServer(t *testing.T, args ...string) string {
 	t.Helper()
+	return startServerIn(t, t.TempDir(), args...)
+}
+
+// startServerIn is startServer on a given data directory.
+func startServerIn(t *testing.T, dataDir string, args ...string) string {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
@@ -24,7 +30,7 @@ func startServer(t *testing.T, args ...string) string {
 	if err := os.WriteFile(cfg, []byte(testConfig), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	all := append([]string{"serve", "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--config", cfg}, args...)
+	all := append([]string{"serve", "--addr", "127.0.0.1:0", "--data", dataDir, "--config", cfg}, args...)
 	go func() {
 		err := run(ctx, all, noEnv, strings.NewReader(""), pw, io.Discard)
 		pw.CloseWithError(io.EOF)
@@ -121,12 +127,12 @@ func TestRun_SecondStartOnSameDataFailsClearly(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.DataDir = dir
 	cfg.SFU.UDPPort, cfg.SFU.TCPPort, cfg.TURN.Port, cfg.TURN.TLSPort = 0, 0, 0, 0
-	p, err := newPlatform(cfg, io.Discard)
+	p, err := newPlatform(cfg, io.Discard, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer p.close()
-	_, err = newPlatform(cfg, io.Discard)
+	_, err = newPlatform(cfg, io.Discard, false)
 	if err == nil || !strings.Contains(err.Error(), "another atlas11") {
 		t.Fatalf("second open: %v", err)
 	}
