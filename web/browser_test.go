@@ -13,6 +13,8 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
+
+	"atlas11/web/webtest"
 )
 
 // Browser helpers shared by the web tests. Each step runs with its own
@@ -265,4 +267,27 @@ func signInUI(t testing.TB, ctx context.Context, base, email, pass string) {
 	submit(t, ctx, "main form")
 	waitJS(t, ctx, "signed in", `!location.hash.startsWith('#/signin') && document.querySelector('#nav .whoami')`)
 	waitScreen(t, ctx)
+}
+
+// joinCall opens the call page of a room, passes the device check and joins.
+func joinCall(t testing.TB, ctx context.Context, base, room, shot string) {
+	t.Helper()
+	open(t, ctx, base+"/#/call/"+room)
+	waitJS(t, ctx, "device check ready", `document.querySelector('#join') && !document.querySelector('#join').disabled`)
+	if shot != "" {
+		waitJS(t, ctx, "camera preview playing", `!document.querySelector('#preview') || document.querySelector('#preview').videoWidth > 0`)
+		webtest.Screenshot(t, ctx, shot)
+	}
+	click(t, ctx, "#join")
+	waitJS(t, ctx, "in the call", `document.querySelector('#stage') && document.querySelector('#people li')`)
+}
+
+// waitRemoteVideo waits until a remote video in the call has decoded frames
+// and keeps decoding (its frame count rises).
+func waitRemoteVideo(t testing.TB, ctx context.Context) {
+	t.Helper()
+	frames := `[...document.querySelectorAll('#remote video')].reduce((n, v) => Math.max(n, v.videoWidth > 0 ? v.getVideoPlaybackQuality().totalVideoFrames : 0), 0)`
+	waitJS(t, ctx, "remote video decoding", frames+` > 5`)
+	first := eval[int](t, ctx, frames)
+	waitJS(t, ctx, "remote video still decoding", fmt.Sprintf(`%s > %d`, frames, first+5))
 }

@@ -282,3 +282,21 @@ func (c *apiClient) book(slotID, media string) (id, room string) {
 	c.do("POST", "/bookings", map[string]any{"slot_id": slotID, "media": media}, &b, "book-"+slotID)
 	return b.ID, b.Room
 }
+
+// addRule publishes a weekly availability rule for a signed-in expert.
+func (c *apiClient) addRule(weekday time.Weekday, from, to string, minutes int, cents int64, tz string, media ...string) {
+	c.t.Helper()
+	c.do("POST", "/me/availability-rules", map[string]any{"weekday": int(weekday), "start_time": from, "end_time": to,
+		"slot_minutes": minutes, "price_cents": cents, "media": media, "time_zone": tz}, nil, "")
+}
+
+// createEvent creates an event for a signed-in expert and returns its ID.
+func (c *apiClient) createEvent(title string, start time.Time, minutes int, cents int64, min, max int) string {
+	c.t.Helper()
+	var e struct {
+		ID string `json:"id"`
+	}
+	c.do("POST", "/events", map[string]any{"title": title, "description": "Atelier en groupe.", "start": start.UTC().Format(time.RFC3339),
+		"minutes": minutes, "price_cents": cents, "min_participants": min, "max_participants": max}, &e, "")
+	return e.ID
+}
