@@ -19,7 +19,7 @@ func (s *Service) CreateEvent(ctx context.Context, actorID string, in NewEvent) 
 		return Event{}, fieldErr("description", "too_long", "at most 10000 characters")
 	case in.Start.IsZero():
 		return Event{}, fieldErr("start", "invalid_time", "a start time is required")
-	case in.Minutes < 5 || time.Duration(in.Minutes)*time.Minute > st.MaxItemDuration:
+	case !validMinutes(in.Minutes, st):
 		return Event{}, fieldErr("minutes", "invalid_duration", "an event lasts from 5 minutes to %s", st.MaxItemDuration)
 	case in.PriceCents <= 0 || in.PriceCents > 100_000_000:
 		return Event{}, fieldErr("price_cents", "invalid_price", "the price must be between 1 and 100000000 cents")

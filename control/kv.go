@@ -85,17 +85,22 @@ func putJSON(tx Tx, bucket, key string, v any) error {
 	return tx.Put(bucket, []byte(key), b)
 }
 
-// ts encodes an instant as 8 big-endian bytes of Unix seconds, offset so
-// that byte order is time order for any instant after 1970.
+// ts encodes an instant as 8 big-endian bytes of Unix seconds, so that
+// byte order is time order.
+// Instants before 1970 (such as the zero time, "no lower bound") clamp to 0.
 func ts(t time.Time) string {
 	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], uint64(t.Unix()))
+	binary.BigEndian.PutUint64(b[:], uint64(max(t.Unix(), 0)))
 	return string(b[:])
 }
 
 func tsNano(t time.Time) string {
 	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], uint64(t.UnixNano()))
+	n := int64(0)
+	if t.Unix() >= 0 && t.Year() < 2262 { // UnixNano is only defined in that range
+		n = t.UnixNano()
+	}
+	binary.BigEndian.PutUint64(b[:], uint64(n))
 	return string(b[:])
 }
 

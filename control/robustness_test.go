@@ -134,6 +134,11 @@ func TestBadInput_NothingStoredNoPanic(t *testing.T) {
 			return err
 		}(),
 		func() error { _, err := e.svc.OpenClaim(e.ctx, cl.ID, "nope", "r"); return err }(),
+		func() error {
+			_, err := e.svc.AddSlot(e.ctx, ex.ID, control.OneOffSlot{Start: t0.Add(time.Hour), Minutes: 1 << 50,
+				PriceCents: 5000, Media: []control.MediaKind{"video"}})
+			return err
+		}(),
 		func() error { _, err := e.svc.AdmitCall(e.ctx, "a.b.c"); return err }(),
 		func() error { _, err := e.svc.SessionUser(e.ctx, ""); return err }(),
 	} {

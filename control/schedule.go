@@ -68,7 +68,7 @@ func (s *Service) AddAvailabilityRule(ctx context.Context, actorID string, r Ava
 	if end <= start {
 		return r, fieldErr("end_time", "invalid_time", "the end must be after the start")
 	}
-	if r.SlotMinutes < 5 || time.Duration(r.SlotMinutes)*time.Minute > st.MaxItemDuration || r.SlotMinutes > end-start {
+	if !validMinutes(r.SlotMinutes, st) || r.SlotMinutes > end-start {
 		return r, fieldErr("slot_minutes", "invalid_duration", "slots last from 5 minutes to the window length")
 	}
 	if err := validMedia(r.Media); err != nil {
@@ -159,7 +159,7 @@ func (s *Service) AddSlot(ctx context.Context, actorID string, in OneOffSlot) (S
 	if !in.Start.After(now) {
 		return Slot{}, &Error{Kind: Rule, Code: "time_in_past", Field: "start", Message: "the slot starts in the past"}
 	}
-	if in.Minutes < 5 || time.Duration(in.Minutes)*time.Minute > st.MaxItemDuration {
+	if !validMinutes(in.Minutes, st) {
 		return Slot{}, fieldErr("minutes", "invalid_duration", "a slot lasts from 5 minutes to %s", st.MaxItemDuration)
 	}
 	if err := validMedia(in.Media); err != nil {
@@ -387,4 +387,10 @@ func (s *Service) ListSlots(ctx context.Context, expertID string, from, to time.
 	})
 	out = slices.Clip(out)
 	return out, err
+}
+
+// validMinutes bounds a duration in minutes before converting it, so a huge
+// value cannot overflow into an accepted one.
+func validMinutes(n int, st Settings) bool {
+	return n >= 5 && n <= 7*24*60 && time.Duration(n)*time.Minute <= st.MaxItemDuration
 }
