@@ -113,7 +113,7 @@ func (s *Service) createUser(in NewUser, role Role) (User, error) {
 	now := s.clock.Now()
 	u := User{ID: newID(), Email: email, Name: name, Role: role, PasswordHash: in.PasswordHash,
 		Locale: in.Locale, TimeZone: in.TimeZone, CreatedAt: now}
-	slug := slugify(name) + "-" + u.ID[:6]
+	shortSlug := slugify(name) + "-" + u.ID[len(u.ID)-6:] // the random end of the ID
 	err = s.update(func(tx Tx) error {
 		if tx.Get(bEmails, []byte(email)) != nil {
 			return &Error{Kind: Conflict, Code: "email_taken", Message: "an account already uses this email", Field: "email"}
@@ -126,6 +126,10 @@ func (s *Service) createUser(in NewUser, role Role) (User, error) {
 		}
 		if role != RoleExpert {
 			return nil
+		}
+		slug := shortSlug
+		if tx.Get(bSlugs, []byte(slug)) != nil {
+			slug = slugify(name) + "-" + u.ID
 		}
 		p := ExpertProfile{ExpertID: u.ID, Name: name, TimeZone: u.TimeZone, Slug: slug, Languages: []string{u.Locale}}
 		if err := putJSON(tx, bProfiles, u.ID, p); err != nil {

@@ -210,3 +210,23 @@ func TestAuthorization_ClientNeverSeesAnothersBookingExpertNeverAnothersSlots(t 
 	_, err = e.svc.Registrations(e.ctx, other.ID, e.event(ex, t0.Add(200*time.Hour), 1, 3, 2000).ID)
 	wantCode(t, err, "not_yours")
 }
+
+func TestProfile_ACC2_SameNameExpertsGetDistinctLinks(t *testing.T) {
+	e := newEnv(t)
+	seen := map[string]bool{}
+	for range 20 {
+		ex := e.expert("Ana")
+		p, err := e.svc.Profile(e.ctx, ex.ID, ex.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen[p.Slug] {
+			t.Fatalf("slug %s given twice", p.Slug)
+		}
+		seen[p.Slug] = true
+		pub, err := e.svc.PublicProfile(e.ctx, p.Slug, 0)
+		if err != nil || pub.ExpertID != ex.ID {
+			t.Fatalf("slug %s resolves to %s (%v)", p.Slug, pub.ExpertID, err)
+		}
+	}
+}
