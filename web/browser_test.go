@@ -291,3 +291,18 @@ func waitRemoteVideo(t testing.TB, ctx context.Context) {
 	first := eval[int](t, ctx, frames)
 	waitJS(t, ctx, "remote video still decoding", fmt.Sprintf(`%s > %d`, frames, first+5))
 }
+
+// checkPhone shows the current screen on a phone-sized viewport: nothing may
+// overflow sideways and axe-core must still pass; then the desktop size is
+// restored.
+func checkPhone(t testing.TB, ctx context.Context, axe, name string) {
+	t.Helper()
+	do(t, ctx, "phone viewport", chromedp.EmulateViewport(375, 740, chromedp.EmulateMobile))
+	defer do(t, ctx, "desktop viewport", chromedp.EmulateReset())
+	waitJS(t, ctx, "phone layout", `window.innerWidth <= 400`)
+	if w := eval[int](t, ctx, `document.documentElement.scrollWidth - window.innerWidth`); w > 0 {
+		t.Errorf("phone %s: the page is %d px wider than the screen", name, w)
+	}
+	checkAxe(t, ctx, axe, "phone "+name)
+	webtest.Screenshot(t, ctx, name+"-phone")
+}

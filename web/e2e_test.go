@@ -93,6 +93,7 @@ func TestJourney1_ExpertPublishesAvailabilityAndEvent(t *testing.T) {
 	}
 	checkAxe(t, ctx, axe, "expert availability")
 	webtest.Screenshot(t, ctx, "j1-03-availability")
+	checkPhone(t, ctx, axe, "j1-03-availability")
 
 	// « Événements »: 3–10 participants; over the cap is refused inline.
 	goHash(t, ctx, "/expert/events")
@@ -116,6 +117,22 @@ func TestJourney1_ExpertPublishesAvailabilityAndEvent(t *testing.T) {
 	checkAxe(t, ctx, axe, "expert events")
 	webtest.Screenshot(t, ctx, "j1-04-events")
 
+	// Earnings and billing details (PAY-6): nothing earned yet; the IBAN is
+	// required before payouts.
+	goHash(t, ctx, "/expert/earnings")
+	wantText(t, ctx, "En séquestre", "Renseignez vos informations de facturation")
+	fill(t, ctx, "#billing-form [name=holder_name]", "Claire Martin")
+	submit(t, ctx, "#billing-form")
+	if e := fieldError(t, ctx, "#billing-form", "iban"); e == "" {
+		t.Fatal("billing details without an IBAN show no error next to the IBAN")
+	}
+	fill(t, ctx, "#billing-form [name=iban]", "FR76 3000 6000 0112 3456 7890 189")
+	fill(t, ctx, "#billing-form [name=country]", "FR")
+	submit(t, ctx, "#billing-form")
+	waitJS(t, ctx, "billing saved", `document.querySelector('#flash') && !document.querySelector('main').innerText.includes('Renseignez vos informations')`)
+	checkAxe(t, ctx, axe, "expert earnings")
+	webtest.Screenshot(t, ctx, "j1-05-earnings")
+
 	// The shareable page lists the slots and the event, seen by a visitor
 	// in another zone (TIME-1): 09:00 Paris reads 03:00 in New York (or
 	// 04:00 around daylight-saving changes), never 09:00.
@@ -127,7 +144,7 @@ func TestJourney1_ExpertPublishesAvailabilityAndEvent(t *testing.T) {
 		t.Fatalf("visitor in New York sees the slots as:\n%s", slots)
 	}
 	checkAxe(t, visitor, axe, "public expert profile")
-	webtest.Screenshot(t, visitor, "j1-05-public-profile")
+	webtest.Screenshot(t, visitor, "j1-06-public-profile")
 }
 
 // Journey 4 (APT-6, CLM-1, CLM-2, CLM-4, PAY-4): a client books and pays,
@@ -161,6 +178,7 @@ func TestJourney4_APT6_LateCancelChargedThenHalfRefundedByClaim(t *testing.T) {
 	wantText(t, client, "40,00", "Payer 40,00")
 	checkAxe(t, client, axe, "client checkout")
 	webtest.Screenshot(t, client, "j4-01-checkout")
+	checkPhone(t, client, axe, "j4-01-checkout")
 	// Paying without ticking the terms is refused next to the checkbox.
 	submit(t, client, "form.pay")
 	if e := fieldError(t, client, "form.pay", "agree"); e == "" {
@@ -293,6 +311,7 @@ func TestJourney5_CLM5_EscalatedClaimDecidedWithPresenceEvidence(t *testing.T) {
 		t.Fatalf("presence evidence on the operator's screen:\n%s\nwant 20 minutes from %s to %s", evidence, from, to)
 	}
 	checkAxe(t, opc, axe, "operator claim decision")
+	checkPhone(t, opc, axe, "j5-operator-claim")
 	// A refund larger than what was paid is refused next to the amount.
 	fill(t, opc, "#decide [name=refund_cents]", "80")
 	fill(t, opc, "#decide [name=message]", "Remboursement de la moitié : la séance a été écourtée.")
