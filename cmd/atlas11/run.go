@@ -42,8 +42,8 @@ const usage = `Usage: atlas11 [command] [flags]
 Commands:
   serve              run the platform (the default)
   operator create    create an operator account (the server must be stopped)
-  backup             write a consistent copy of the database (the server must be stopped;
-                     while it runs, operators download GET /api/v1/admin/backup)
+  backup             write a consistent copy of the database: --url for a hot backup
+                     of a running server (as an operator), else from a stopped one
   config check       validate a config file and print the effective config
   help               show this help
 
@@ -80,7 +80,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		}
 		return operatorCreate(ctx, args[1:], getenv, stdin, stdout, stderr)
 	case "backup":
-		return backupCmd(args, getenv, stdout, stderr)
+		return backupCmd(ctx, args, getenv, stdout, stderr)
 	case "help", "-h", "--help", "-help":
 		fmt.Fprint(stdout, usage)
 		fs, _ := configFlags("serve", &Config{}, io.Discard)
