@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -135,6 +136,7 @@ func runLoad(ctx context.Context, cfg config, adm admission, metricsURL string, 
 	if err != nil {
 		return err
 	}
+	cpu1 := processCPU()
 	sc := schedule{t0: ep.now()}
 	sc.end = sc.t0 + int64(cfg.duration)
 	schedCtx, stopSched := context.WithDeadline(ctx, ep.at(sc.end))
@@ -258,6 +260,9 @@ func runLoad(ctx context.Context, cfg config, adm admission, metricsURL string, 
 	stopSched()
 	wg.Wait()
 	rep := buildReport(cfg, rl, sc, subs, pub, m0, m1, m2)
+	if secs := time.Duration(sc.end - sc.t0).Seconds(); secs > 0 {
+		rep.ClientCPUPct = round((processCPU() - cpu1).Seconds() / secs * 100)
+	}
 	logf("measurement done; leaving")
 	b, err := json.Marshal(rep)
 	if err != nil {
@@ -267,6 +272,15 @@ func runLoad(ctx context.Context, cfg config, adm admission, metricsURL string, 
 	defer outMu.Unlock()
 	_, err = fmt.Fprintf(out, "%s\n", b)
 	return err
+}
+
+// processCPU is the CPU time this process used so far (user + system).
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // sleepCtx sleeps d and reports whether ctx is still live.

@@ -15,6 +15,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -45,6 +46,7 @@ type config struct {
 	opEmail, opPassword string
 	spec                mediaSpec
 	joinWorkers         int
+	cpuProfile          string
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -67,6 +69,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.IntVar(&c.spec.fps, "fps", 30, "video frame rate")
 	fs.DurationVar(&c.spec.keyInterval, "keyframe-interval", 3*time.Second, "periodic keyframe interval of the publisher")
 	fs.IntVar(&c.joinWorkers, "join-workers", 8, "participants connecting at the same time")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write this tool's CPU profile to the file (is the client the bottleneck?)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -128,6 +131,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	cfg, err := parseConfig(args, getenv, stderr)
 	if err != nil {
 		return err
+	}
+	if cfg.cpuProfile != "" {
+		f, err := os.Create(cfg.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	adm, err := newAPIAdmission(cfg.url, cfg.opEmail, cfg.opPassword)
 	if err != nil {

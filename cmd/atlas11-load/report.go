@@ -33,6 +33,9 @@ type loadReport struct {
 	ClientPLIs           int      `json:"client_plis_sent"`
 	PublisherKeyframeReq int64    `json:"publisher_keyframe_requests"`
 
+	ClientCPUPct float64 `json:"client_cpu_pct"` // this tool, of one core: near 100 x cores it is the bottleneck
+	FinalLayers  [3]int  `json:"final_layers"`   // participants on q, h, f at the end
+
 	Stalled               bool     `json:"stall"`
 	StallS                float64  `json:"stall_s"`
 	StallOthersLossPct    *float64 `json:"stall_others_loss_pct"`
@@ -74,6 +77,9 @@ func buildReport(cfg config, rl roles, sc schedule, subs []*subscriber, pub *pub
 			recv += rc
 		}
 		r.LayerSwitches += st.switches
+		if st.cur >= 0 && st.cur <= 2 {
+			r.FinalLayers[st.cur]++
+		}
 		r.ClientPLIs += st.plisSent
 		switch {
 		case i == rl.stalled:
