@@ -305,8 +305,8 @@ func (d *downTrack) forward(l *layer, h *rtpHeader, payload []byte, kf bool, now
 			return
 		}
 		d.resyncLocked(h.seq, now)
-	case packetcache.SeqLess(h.seq, d.switchInSeq):
-		return // from before the switch: the subscriber never saw that numbering
+	case uint16(d.switchInSeq-h.seq-1) < 0x1000:
+		return // a late packet from before the switch: not in the subscriber's numbering
 	}
 	d.queueLocked(h, payload, kf, now)
 }

@@ -282,7 +282,7 @@ func clientAPI(t testing.TB, opts clientOpts, publisher bool, dropped *atomic.In
 		sr, _ := report.NewSenderInterceptor()
 		ir.Add(sr)
 	} else {
-		gen, _ := nack.NewGeneratorInterceptor(nack.GeneratorInterval(20 * time.Millisecond))
+		gen, _ := nack.NewGeneratorInterceptor()
 		ir.Add(gen)
 		tw, _ := twcc.NewSenderInterceptor()
 		ir.Add(tw)

@@ -187,6 +187,21 @@ func (sess *session) start(others []Participant) {
 		defer close(writerDone)
 		sess.writeLoop()
 	}()
+	// Reads do not use sess.ctx: cancelling a read closes the socket at once, and
+	// a refusal must reach the client first. Ending the session closes the socket,
+	// which ends the read.
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		<-sess.ctx.Done()
+		var r *RefusalError
+		if errors.As(context.Cause(sess.ctx), &r) {
+			s.m.refusals.WithLabelValues(r.Code).Inc()
+			refuse(context.Background(), sess.ws, r)
+			return
+		}
+		_ = sess.ws.Close(websocket.StatusNormalClosure, "")
+	}()
 	sess.mu.Lock()
 	sess.started = true
 	sess.mu.Unlock()
@@ -198,15 +213,8 @@ func (sess *session) start(others []Participant) {
 	leave := sess.leaving.Load() || sess.room.isShuttingDown() || s.isClosing()
 	sess.teardown()
 	sess.room.detach(sess, leave)
-	var r *RefusalError
-	cause := context.Cause(sess.ctx)
-	if errors.As(cause, &r) {
-		s.m.refusals.WithLabelValues(r.Code).Inc()
-		refuse(context.Background(), sess.ws, r)
-	} else {
-		_ = sess.ws.Close(websocket.StatusNormalClosure, "")
-	}
-	sess.log.Info("sfu: session ended", "leave", leave, "cause", cause)
+	<-closed
+	sess.log.Info("sfu: session ended", "leave", leave, "cause", context.Cause(sess.ctx))
 }
 
 // fail ends the session with a refusal sent to the client.
@@ -216,7 +224,7 @@ func (sess *session) fail(err *RefusalError) {
 
 func (sess *session) readLoop() error {
 	for {
-		typ, b, err := sess.ws.Read(sess.ctx)
+		typ, b, err := sess.ws.Read(context.Background())
 		if err != nil {
 			return err
 		}
