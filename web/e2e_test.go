@@ -279,7 +279,9 @@ func TestJourney5_CLM5_EscalatedClaimDecidedWithPresenceEvidence(t *testing.T) {
 	signInUI(t, ex, p.URL, "ines@example.com", "password-expert-1")
 	open(t, ex, claimURL)
 	// The expert sees their own presence too.
-	wantText(t, ex, "Présence de l'expert : 20 minute(s) au total")
+	if got := eval[string](t, ex, `document.querySelector('#presence').innerText`); !strings.Contains(got, "20 minute(s) au total") {
+		t.Fatalf("the expert's presence on the claim: %q", got)
+	}
 	check(t, ex, "#respond input[value=decline]", true)
 	submit(t, ex, "#respond")
 	if e := fieldError(t, ex, "#respond", "message"); e == "" {
@@ -308,7 +310,11 @@ func TestJourney5_CLM5_EscalatedClaimDecidedWithPresenceEvidence(t *testing.T) {
 	evidence := eval[string](t, opc, `document.querySelector('#presence').innerText`)
 	from, to := fmtParis(t, opc, start), fmtParis(t, opc, start.Add(20*time.Minute))
 	if !strings.Contains(evidence, "20 minute(s)") || !strings.Contains(evidence, from) || !strings.Contains(evidence, to) {
-		t.Fatalf("presence evidence on the operator's screen:\n%s\nwant 20 minutes from %s to %s", evidence, from, to)
+		t.Fatalf("expert presence on the operator's screen:\n%s\nwant 20 minutes from %s to %s", evidence, from, to)
+	}
+	clientEv := eval[string](t, opc, `document.querySelector('#presence-client').innerText`)
+	if from, to := fmtParis(t, opc, start.Add(time.Minute)), fmtParis(t, opc, start.Add(21*time.Minute)); !strings.Contains(clientEv, "20 minute(s)") || !strings.Contains(clientEv, from) || !strings.Contains(clientEv, to) {
+		t.Fatalf("client presence on the operator's screen:\n%s\nwant 20 minutes from %s to %s", clientEv, from, to)
 	}
 	checkAxe(t, opc, axe, "operator claim decision")
 	checkPhone(t, opc, axe, "j5-operator-claim")

@@ -212,13 +212,24 @@ function zipItems(node, items) {
 
 // ---- claim thread (CLM-1..5)
 
-function presenceView(pr) {
-  if (!pr) return h('p', {}, t('claim.presence.none'));
+// presenceView shows one person's presence in the call (CALL-3).
+function presenceView(pr, who, id) {
+  if (!pr) return h('p', { id }, t('claim.presence.none', { who }));
   const mins = Math.round((pr.total || 0) / 60e9);
-  return h('div', { class: 'presence', id: 'presence' },
+  return h('div', { class: 'presence', id },
+    h('h3', {}, who),
     h('p', {}, t('claim.presence.total', { min: mins })),
     (pr.intervals || []).length === 0 ? h('p', {}, t('claim.presence.never'))
       : h('ul', {}, pr.intervals.map((iv) => h('li', {}, t('claim.presence.interval', { from: fmtDateTime(iv.from), to: fmtDateTime(iv.to) })))));
+}
+
+// clientPresence fetches the client's own presence in the booking's room,
+// the other half of the evidence; null when it cannot be read.
+async function clientPresence(c) {
+  try {
+    const b = await api.booking(c.booking_id);
+    return { pr: await api.presence(b.room, c.client_id), b };
+  } catch { return { pr: null, b: null }; }
 }
 
 export async function claim(app, { id }) {
@@ -238,7 +249,13 @@ export async function claim(app, { id }) {
   const parts = [h('h1', {}, t('claim.title')),
     dl([[t('claim.status'), statusBadge('claim', c.status)], [t('claim.booking'), c.booking_id]]),
     section(t('claim.thread'), 2, thread)];
-  if (role === 'expert' || role === 'operator') parts.push(section(t('claim.presence'), 2, presenceView(c.presence)));
+  if (role === 'expert' || role === 'operator') {
+    const { pr, b } = await clientPresence(c);
+    parts.push(section(t('claim.presence'), 2,
+      b ? h('p', {}, t('claim.booking.when', { when: fmtDateTime(b.start), price: money(b.price_cents) })) : null,
+      presenceView(c.presence, t('claim.presence.expert'), 'presence'),
+      presenceView(pr, t('claim.presence.client'), 'presence-client')));
+  }
   if (role === 'expert' && c.status === 'open') parts.push(respondForm(app, c));
   if (role === 'client' && c.status === 'responded') parts.push(acceptReject(app, c));
   if (role === 'operator' && c.status === 'escalated') parts.push(decideForm(app, c));

@@ -109,7 +109,7 @@ export async function availability(app) {
   h('div', { class: 'row' },
     field(t('avail.date'), input('date', { type: 'date', required: true, value: `${tomorrow.getFullYear()}-${pad(tomorrow.getMonth() + 1)}-${pad(tomorrow.getDate())}` })),
     field(t('avail.time'), input('time', { type: 'time', value: '14:00', required: true })),
-    field(t('avail.length'), select('minutes', [15, 30, 45, 60, 90, 120].map((m) => [m, fmtMinutes(m)]), 60))),
+    field(t('avail.slot.length'), select('minutes', [15, 30, 45, 60, 90, 120].map((m) => [m, fmtMinutes(m)]), 60))),
   field(t('avail.price'), input('price_cents', { type: 'text', inputmode: 'decimal', value: centsToInput(Math.max(mins.video, 5000)), required: true }), minHint),
   mediaBoxes('slot'),
   h('button', { type: 'submit' }, t('avail.slot.submit')));
