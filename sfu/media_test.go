@@ -63,9 +63,7 @@ func TestFanOut_CALL2_ExpertSeenByEveryParticipant(t *testing.T) {
 		if m := g.stats("video").missing(); m != 0 {
 			t.Errorf("guest %d: %d video packets missing", i, m)
 		}
-		if l := g.lastLayer(); l != RIDHigh {
-			t.Errorf("guest %d on layer %q, want top", i, l)
-		}
+		waitFor(t, 10*time.Second, "top layer", func() bool { return g.lastLayer() == RIDHigh })
 	}
 }
 
@@ -127,9 +125,7 @@ func TestSimulcast_CALL2_CappedSubscriberGetsLowLayer(t *testing.T) {
 	})
 	for i, g := range guests[1:] {
 		waitFor(t, 10*time.Second, "uncapped subscriber receiving", func() bool { return g.stats("video").count() > 40 })
-		if l := g.lastLayer(); l != RIDHigh {
-			t.Errorf("uncapped subscriber %d on layer %q, want %q", i+1, l, RIDHigh)
-		}
+		waitFor(t, 10*time.Second, fmt.Sprintf("uncapped subscriber %d on the top layer", i+1), func() bool { return g.lastLayer() == RIDHigh })
 	}
 	st := capped.stats("video")
 	if m := st.missing(); m != 0 {
@@ -182,8 +178,6 @@ func TestStuckSubscriber_CALL2_OthersUnaffected(t *testing.T) {
 		if m := g.stats("video").missing(); m != 0 {
 			t.Errorf("subscriber %d: %d packets missing", i+1, m)
 		}
-		if l := g.lastLayer(); l != RIDHigh {
-			t.Errorf("subscriber %d on layer %q", i+1, l)
-		}
+		waitFor(t, 10*time.Second, fmt.Sprintf("subscriber %d on the top layer", i+1), func() bool { return g.lastLayer() == RIDHigh })
 	}
 }

@@ -195,3 +195,21 @@ func TestPresence_CALL3_ShutdownRecordsLeaves(t *testing.T) {
 		t.Fatalf("close reason %q", reason)
 	}
 }
+
+// firstSource returns a source published by user in room.
+func (s *Server) firstSource(room, user string) *source {
+	s.mu.Lock()
+	r := s.rooms[room]
+	s.mu.Unlock()
+	if r == nil {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, src := range r.sources {
+		if src.owner == user && src.kind.String() == "video" {
+			return src
+		}
+	}
+	return nil
+}

@@ -1,0 +1,130 @@
+package sfu
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"atlas11/web"
+	"atlas11/web/webtest"
+)
+
+// callStats mirrors window.atlasCall.stats() in web/static/call/call.js.
+type callStats struct {
+	FramesDecoded int `json:"framesDecoded"`
+	VideoInbound  int `json:"videoInbound"`
+	AudioInbound  int `json:"audioInbound"`
+	AudioBytes    int `json:"audioBytes"`
+	FramesSent    int `json:"framesSent"`
+	LayersSent    int `json:"layersSent"`
+}
+
+// browserSite serves the embedded call page and the signaling socket, as the binary does.
+func browserSite(t *testing.T, env *testEnv) string {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.Handle("/api/v1/rtc", env.srv)
+	mux.Handle("/", web.Handler())
+	site := httptest.NewServer(mux)
+	t.Cleanup(site.Close)
+	return site.URL
+}
+
+func openCall(t *testing.T, browser context.Context, site, token string) context.Context {
+	t.Helper()
+	tab := webtest.Tab(t, browser)
+	ctx, cancel := context.WithTimeout(tab, 90*time.Second)
+	t.Cleanup(cancel)
+	if err := chromedp.Do(ctx, chromedp.Navigate(site+"/call/#token="+token)); err != nil {
+		t.Fatal(err)
+	}
+	return ctx
+}
+
+func pageStats(t *testing.T, ctx context.Context) callStats {
+	t.Helper()
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[callStats](`window.atlasCall.stats()`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("stats: %v", err)
+	}
+	return s
+}
+
+// waitDecoding waits until the tab decodes video frames, then checks they keep coming.
+func waitDecoding(t *testing.T, ctx context.Context, who string) {
+	t.Helper()
+	var first int
+	waitFor(t, 45*time.Second, who+" decodes video", func() bool {
+		first = pageStats(t, ctx).FramesDecoded
+		return first > 0
+	})
+	waitFor(t, 20*time.Second, who+"'s framesDecoded keeps rising", func() bool {
+		return pageStats(t, ctx).FramesDecoded > first+5
+	})
+}
+
+// CALL-2 / EVT-2 in a real browser: the expert's tab publishes a three-layer
+// simulcast, three participant tabs decode it.
+func TestBrowser_CALL2_ExpertSimulcastToThreeParticipants(t *testing.T) {
+	env := newTestEnv(t, Config{})
+	site := browserSite(t, env)
+	env.admit("host", "ev1", "expert", RoleHost, KindEvent, MediaVideo, 49)
+	browser := webtest.Chrome(t)
+	expert := openCall(t, browser, site, "host")
+	waitFor(t, 45*time.Second, "expert sends three layers", func() bool {
+		s := pageStats(t, expert)
+		return s.LayersSent == 3 && s.FramesSent > 0
+	})
+	tabs := make([]context.Context, 3)
+	for i := range tabs {
+		tok := fmt.Sprintf("p%d", i)
+		env.admit(tok, "ev1", fmt.Sprintf("client%d", i), RoleGuest, KindEvent, MediaVideo, 49)
+		tabs[i] = openCall(t, browser, site, tok)
+	}
+	for i, tab := range tabs {
+		waitDecoding(t, tab, fmt.Sprintf("participant %d", i))
+	}
+	webtest.Screenshot(t, tabs[0], "call-event-participant")
+	src := env.srv.firstSource("ev1", "expert")
+	if src == nil || src.layers[0].Load() == nil || src.layers[1].Load() == nil || src.layers[2].Load() == nil {
+		t.Fatal("the server did not receive three simulcast layers")
+	}
+}
+
+// APT-1: a 1:1 video appointment, both sides see each other; then an audio-only
+// appointment carries no video.
+func TestBrowser_APT1_OneToOneVideoAndAudioOnly(t *testing.T) {
+	env := newTestEnv(t, Config{})
+	site := browserSite(t, env)
+	browser := webtest.Chrome(t)
+	t.Run("video both ways", func(t *testing.T) {
+		env.admit("ve", "apt-v", "expert", RoleHost, KindAppointment, MediaVideo, 1)
+		env.admit("vc", "apt-v", "client", RoleGuest, KindAppointment, MediaVideo, 1)
+		e := openCall(t, browser, site, "ve")
+		c := openCall(t, browser, site, "vc")
+		waitDecoding(t, e, "expert")
+		waitDecoding(t, c, "client")
+	})
+	t.Run("audio only", func(t *testing.T) {
+		env.admit("ae", "apt-a", "expert", RoleHost, KindAppointment, MediaAudio, 1)
+		env.admit("ac", "apt-a", "client", RoleGuest, KindAppointment, MediaAudio, 1)
+		e := openCall(t, browser, site, "ae")
+		c := openCall(t, browser, site, "ac")
+		for who, tab := range map[string]context.Context{"expert": e, "client": c} {
+			var first int
+			waitFor(t, 45*time.Second, who+" receives audio", func() bool {
+				first = pageStats(t, tab).AudioBytes
+				return first > 0
+			})
+			waitFor(t, 20*time.Second, who+"'s audio keeps coming", func() bool { return pageStats(t, tab).AudioBytes > first+1000 })
+			if s := pageStats(t, tab); s.VideoInbound != 0 || s.LayersSent != 0 {
+				t.Fatalf("%s: audio-only call carries video: %+v", who, s)
+			}
+		}
+	})
+}
