@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -56,17 +57,32 @@ func newMediaEngine() (*webrtc.MediaEngine, error) {
 	return m, nil
 }
 
-func settingEngine() webrtc.SettingEngine {
+// loopbackMux is one client's own UDP socket, on 127.0.0.1 only (the load
+// stays on loopback), with a large receive buffer: 49 receivers on a busy
+// 2-core host must not lose packets in their own kernel buffers and blame
+// the SFU for it.
+func loopbackMux() (ice.UDPMux, error) {
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		return nil, err
+	}
+	_ = c.SetReadBuffer(4 << 20) // capped by net.core.rmem_max
+	_ = c.SetWriteBuffer(1 << 20)
+	return webrtc.NewICEUDPMux(nil, c), nil
+}
+
+func settingEngine(mux ice.UDPMux) webrtc.SettingEngine {
 	se := webrtc.SettingEngine{}
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetICEUDPMux(mux)
 	return se
 }
 
 // newPublisherAPI is the expert's side: answers NACKs from its send history,
 // sends sender reports and stamps transport-wide sequence numbers.
-func newPublisherAPI() (*webrtc.API, error) {
+func newPublisherAPI(mux ice.UDPMux) (*webrtc.API, error) {
 	m, err := newMediaEngine()
 	if err != nil {
 		return nil, err
@@ -87,14 +103,14 @@ func newPublisherAPI() (*webrtc.API, error) {
 		return nil, err
 	}
 	ir.Add(hx)
-	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(settingEngine())), nil
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(settingEngine(mux))), nil
 }
 
 // newSubscriberAPI is a participant's side, answering like a browser: NACKs for
 // gaps, receiver reports and TWCC feedback. The shaper sits closest to the
 // network so that NACK and TWCC see the capped link, as they would behind a
 // real bottleneck.
-func newSubscriberAPI(sh *shaper) (*webrtc.API, error) {
+func newSubscriberAPI(sh *shaper, mux ice.UDPMux) (*webrtc.API, error) {
 	m, err := newMediaEngine()
 	if err != nil {
 		return nil, err
@@ -124,7 +140,7 @@ func newSubscriberAPI(sh *shaper) (*webrtc.API, error) {
 		return nil, err
 	}
 	ir.Add(rr)
-	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(settingEngine())), nil
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(settingEngine(mux))), nil
 }
 
 // shaper emulates a bottleneck link of a given rate in front of one subscriber:

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pion/ice/v4"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
@@ -33,6 +34,7 @@ type publisher struct {
 	spec  mediaSpec
 	ep    epoch
 	sig   *sigConn
+	mux   ice.UDPMux
 	pc    *webrtc.PeerConnection
 	video [3]*webrtc.TrackLocalStaticRTP
 	audio *webrtc.TrackLocalStaticRTP
@@ -70,8 +72,12 @@ func startPublisher(ctx context.Context, sigURL, token string, spec mediaSpec, e
 	return p, nil
 }
 
-func (p *publisher) setup(ctx context.Context) error {
-	api, err := newPublisherAPI()
+func (p *publisher) setup(ctx context.Context) (err error) {
+	p.mux, err = loopbackMux()
+	if err != nil {
+		return err
+	}
+	api, err := newPublisherAPI(p.mux)
 	if err != nil {
 		return err
 	}
@@ -312,5 +318,8 @@ func (p *publisher) close() {
 	}
 	if p.pc != nil {
 		_ = p.pc.Close()
+	}
+	if p.mux != nil {
+		_ = p.mux.Close()
 	}
 }

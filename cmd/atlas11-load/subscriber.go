@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pion/ice/v4"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
@@ -70,6 +71,7 @@ type subscriber struct {
 	mu        sync.Mutex
 	sig       *sigConn
 	pc        *webrtc.PeerConnection
+	mux       ice.UDPMux
 	remoteSet bool
 	pending   []webrtc.ICECandidateInit
 	done      chan struct{}
@@ -93,21 +95,28 @@ func (s *subscriber) join(ctx context.Context, sigURL, token string) error {
 	s.st.needKey, s.st.lastPLI, s.st.videoSSRC = true, 0, 0
 	s.st.mu.Unlock()
 
-	api, err := newSubscriberAPI(s.sh)
+	mux, err := loopbackMux()
 	if err != nil {
+		return err
+	}
+	api, err := newSubscriberAPI(s.sh, mux)
+	if err != nil {
+		_ = mux.Close()
 		return err
 	}
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
+		_ = mux.Close()
 		return err
 	}
 	sig, _, err := dialSignal(ctx, sigURL, token)
 	if err != nil {
 		_ = pc.Close()
+		_ = mux.Close()
 		return fmt.Errorf("%s: %w", s.name, err)
 	}
 	s.mu.Lock()
-	s.sig, s.pc, s.remoteSet, s.pending, s.done = sig, pc, false, nil, make(chan struct{})
+	s.sig, s.pc, s.mux, s.remoteSet, s.pending, s.done = sig, pc, mux, false, nil, make(chan struct{})
 	done := s.done
 	s.mu.Unlock()
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
@@ -316,9 +325,12 @@ func (s *subscriber) stall(ctx context.Context, d time.Duration) {
 // leave ends the current session and folds its counts into the totals.
 func (s *subscriber) leave() {
 	s.mu.Lock()
-	sig, pc, done := s.sig, s.pc, s.done
-	s.sig, s.pc, s.done = nil, nil, nil
+	sig, pc, mux, done := s.sig, s.pc, s.mux, s.done
+	s.sig, s.pc, s.mux, s.done = nil, nil, nil, nil
 	s.mu.Unlock()
+	if mux != nil {
+		defer mux.Close()
+	}
 	if done != nil {
 		close(done)
 	}
