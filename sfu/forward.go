@@ -201,6 +201,8 @@ type downTrack struct {
 	lastDown              int64 // when the target last went down
 	probeHold             time.Duration
 	lastUp                int64
+	probeUntil            int64 // end of the current up-probe
+	probeBudget           int64 // estimate when the probe started
 	hist                  [8]switchRecord
 	histN                 int
 	rtx                   [64]struct {

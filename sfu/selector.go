@@ -15,6 +15,7 @@ const (
 	audioReserve = 64_000 // bps kept for audio out of the estimate
 	minProbeHold = 4 * time.Second
 	maxProbeHold = 60 * time.Second
+	probeWindow  = 3 * time.Second // how long a probe may wait for the estimate to rise
 )
 
 // budget is the estimated bandwidth for this subscriber, in bps, and whether it
@@ -104,13 +105,27 @@ func (d *downTrack) selectLayer(budget int64, gcc bool, now int64) {
 	if fit < 0 {
 		return // no layer yet
 	}
+	if now < d.probeUntil {
+		// Probing: the estimate needs a moment to rise with what is sent. Only a
+		// falling estimate (congestion) ends the probe early.
+		if budget < d.probeBudget*85/100 {
+			d.probeUntil = 0
+			d.probeHold = min(2*d.probeHold, maxProbeHold)
+			d.lastDown = now
+			d.target = fit
+		}
+		if d.cur != d.target {
+			d.src.requestKeyframe(d.target, now)
+		}
+		return
+	}
 	t := d.target
 	switch {
 	case t < 0 || t > 2 || !present[t] || t > d.maxLayer:
 		t = fit
 	case fit < t:
 		t = fit
-		if now-d.lastUp < int64(5*time.Second) { // a failed probe: wait longer next time
+		if now-d.lastUp < int64(probeWindow+2*time.Second) { // a failed probe: wait longer next time
 			d.probeHold = min(2*d.probeHold, maxProbeHold)
 		}
 		d.lastDown = now
@@ -131,6 +146,8 @@ func (d *downTrack) selectLayer(budget int64, gcc bool, now int64) {
 		if next := nextPresent(present, t, d.maxLayer); next > t && budget*10 >= rates[t]*14 {
 			t = next
 			d.lastUp = now
+			d.probeUntil = now + int64(probeWindow)
+			d.probeBudget = budget
 		}
 	}
 	if now-d.lastUp > int64(10*time.Second) && d.lastDown < d.lastUp {
