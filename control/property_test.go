@@ -25,6 +25,49 @@ type modelBooking struct {
 	joinedAt []time.Time
 	leftAt   []time.Time
 	claimID  string
+	ev       *modelEvent // set for event registrations
+	lateCxl  bool        // cancelled late by the client
+}
+
+// modelEvent applies EVT-5, EVT-6 and EVT-8 to its registrations.
+type modelEvent struct {
+	e        control.Event
+	regs     []*modelBooking
+	joinedAt []time.Time
+	leftAt   []time.Time
+	started  bool
+	done     bool // cancelled or settled
+}
+
+func (me *modelEvent) expertIn() bool { return len(me.joinedAt) > len(me.leftAt) }
+
+// presence is the expert's total presence within the opening window.
+func (me *modelEvent) presence() time.Duration {
+	open := me.e.Start.Add(-me.e.Policy.RoomOpensBefore)
+	var total time.Duration
+	for i, j := range me.joinedAt {
+		l := me.e.End
+		if i < len(me.leftAt) && me.leftAt[i].Before(l) {
+			l = me.leftAt[i]
+		}
+		if j.Before(open) {
+			j = open
+		}
+		if l.After(j) {
+			total += l.Sub(j)
+		}
+	}
+	return total
+}
+
+// void makes nobody pay for an event that did not take place, late
+// cancellers included.
+func (me *modelEvent) void() {
+	me.done = true
+	for _, r := range me.regs {
+		r.ended = true
+		r.owed = 0
+	}
 }
 
 func (m *modelBooking) expertIn() bool { return len(m.joinedAt) > len(m.leftAt) }
@@ -87,10 +130,39 @@ func TestProperty_PAY7_LedgerInvariantsUnderRandomSequences(t *testing.T) {
 		var books []*modelBooking
 		claims := map[string]*modelBooking{}
 
+		var events []*modelEvent
 		settle := func() {
 			now := clock.Now()
+			for _, me := range events {
+				if me.done {
+					continue
+				}
+				if !me.started && !now.Before(me.e.Start) {
+					me.started = true
+					active := 0
+					for _, r := range me.regs {
+						if !r.ended {
+							active++
+						}
+					}
+					if active < me.e.MinParticipants { // EVT-5
+						me.void()
+						continue
+					}
+				}
+				if !now.Before(me.e.End) {
+					if me.presence() < 5*time.Minute { // EVT-6
+						me.void()
+						continue
+					}
+					me.done = true
+					for _, r := range me.regs {
+						r.ended = true
+					}
+				}
+			}
 			for _, m := range books {
-				if !m.ended && !now.Before(m.b.End) {
+				if m.ev == nil && !m.ended && !now.Before(m.b.End) {
 					m.ended = true
 					if !m.expertJoined() {
 						m.owed = 0
@@ -111,10 +183,13 @@ func TestProperty_PAY7_LedgerInvariantsUnderRandomSequences(t *testing.T) {
 			}
 			return b.PaidCents - b.RefundedCents
 		}
-		steps := rapid.IntRange(5, 30).Draw(rt, "steps")
+		// Clock jumps, registrations and presence come often enough for
+		// events and appointments to reach their end.
+		opWeights := []int{0, 0, 1, 2, 3, 3, 4, 4, 4, 4, 5, 6, 7, 8, 9, 9, 10, 10, 10, 10, 10, 11, 11, 11, 12}
+		steps := rapid.IntRange(5, 40).Draw(rt, "steps")
 		for step := 0; step < steps; step++ {
 			now := clock.Now()
-			switch rapid.IntRange(0, 8).Draw(rt, "op") {
+			switch rapid.SampledFrom(opWeights).Draw(rt, "op") {
 			case 0, 1: // book
 				ex := rapid.IntRange(0, len(experts)-1).Draw(rt, "expert")
 				ci := rapid.IntRange(0, len(clients)-1).Draw(rt, "client")
@@ -137,7 +212,7 @@ func TestProperty_PAY7_LedgerInvariantsUnderRandomSequences(t *testing.T) {
 				if m == nil {
 					continue
 				}
-				byExpert := rapid.Bool().Draw(rt, "byExpert")
+				byExpert := rapid.Bool().Draw(rt, "byExpert") && m.ev == nil
 				actor := clients[m.client].ID
 				if byExpert {
 					actor = m.b.ExpertID
@@ -154,11 +229,13 @@ func TestProperty_PAY7_LedgerInvariantsUnderRandomSequences(t *testing.T) {
 					m.ended = true
 					if byExpert || !now.After(m.b.Start.Add(-48*time.Hour)) {
 						m.owed = 0
+					} else {
+						m.lateCxl = true
 					}
 				}
 			case 3: // expert joins or leaves
 				m := pick("presence")
-				if m == nil {
+				if m == nil || m.ev != nil {
 					continue
 				}
 				in := !m.expertIn()
@@ -238,6 +315,66 @@ func TestProperty_PAY7_LedgerInvariantsUnderRandomSequences(t *testing.T) {
 					}
 					m.owed -= amt
 				} else if code := control.ErrorCode(err); code != "claim_not_escalated" && code != "refund_exceeds_paid" {
+					rt.Fatal(err)
+				}
+			case 9: // expert creates an event
+				ex := rapid.IntRange(0, len(experts)-1).Draw(rt, "eventExpert")
+				start := now.Add(time.Duration(rapid.IntRange(1, 60*4).Draw(rt, "eventQuarters")) * 15 * time.Minute)
+				min := rapid.IntRange(1, 2).Draw(rt, "min")
+				ev, err := svc.CreateEvent(ctx, experts[ex].ID, control.NewEvent{Title: "E", Start: start, Minutes: 60,
+					PriceCents:      int64(rapid.IntRange(500, 9000).Draw(rt, "eventPrice")),
+					MinParticipants: min, MaxParticipants: rapid.IntRange(min, 4).Draw(rt, "max")})
+				if control.ErrorCode(err) == "expert_busy" {
+					continue
+				} else if err != nil {
+					rt.Fatal(err)
+				}
+				events = append(events, &modelEvent{e: ev})
+			case 10: // a client registers
+				if len(events) == 0 {
+					continue
+				}
+				me := events[rapid.IntRange(0, len(events)-1).Draw(rt, "event")]
+				ci := rapid.IntRange(0, len(clients)-1).Draw(rt, "regClient")
+				b, err := svc.Register(ctx, clients[ci].ID, me.e.ID, "")
+				switch control.ErrorCode(err) {
+				case "":
+					if me.done || !now.Before(me.e.Start) {
+						rt.Fatalf("registration accepted for a closed event")
+					}
+					m := &modelBooking{b: b, client: ci, owed: b.PriceCents, ev: me}
+					me.regs = append(me.regs, m)
+					books = append(books, m)
+				case "event_full", "already_registered", "event_started", "event_not_open":
+				default:
+					rt.Fatal(err)
+				}
+			case 11: // the expert joins or leaves the event call
+				if len(events) == 0 {
+					continue
+				}
+				me := events[rapid.IntRange(0, len(events)-1).Draw(rt, "eventPresence")]
+				in := !me.expertIn()
+				if err := svc.RecordPresence(ctx, control.PresenceEvent{Room: me.e.ID, User: me.e.ExpertID, Joined: in, At: now}); err != nil {
+					rt.Fatal(err)
+				}
+				if in {
+					me.joinedAt = append(me.joinedAt, now)
+				} else {
+					me.leftAt = append(me.leftAt, now)
+				}
+			case 12: // the expert cancels the event
+				if len(events) == 0 {
+					continue
+				}
+				me := events[rapid.IntRange(0, len(events)-1).Draw(rt, "cancelEvent")]
+				_, err := svc.CancelEvent(ctx, me.e.ExpertID, me.e.ID, "")
+				if err == nil && !me.done {
+					if !now.Before(me.e.Start) {
+						rt.Fatalf("event cancelled after its start")
+					}
+					me.void() // EVT-8
+				} else if err != nil && control.ErrorCode(err) != "event_started" {
 					rt.Fatal(err)
 				}
 			}
