@@ -286,7 +286,7 @@ func joinCall(t testing.TB, ctx context.Context, base, room, shot string) {
 // and keeps decoding (its frame count rises).
 func waitRemoteVideo(t testing.TB, ctx context.Context) {
 	t.Helper()
-	frames := `[...document.querySelectorAll('#remote video')].reduce((n, v) => Math.max(n, v.videoWidth > 0 ? v.getVideoPlaybackQuality().totalVideoFrames : 0), 0)`
+	frames := `[...document.querySelectorAll('#remote video:not(#v-self)')].reduce((n, v) => Math.max(n, v.videoWidth > 0 ? v.getVideoPlaybackQuality().totalVideoFrames : 0), 0)`
 	waitJS(t, ctx, "remote video decoding", frames+` > 5`)
 	first := eval[int](t, ctx, frames)
 	waitJS(t, ctx, "remote video still decoding", fmt.Sprintf(`%s > %d`, frames, first+5))

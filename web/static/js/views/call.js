@@ -28,6 +28,7 @@ export async function view(app, { room }) {
   const cleanup = () => stopAll(ctl);
   root.append(h('p', { class: 'lead' }, t(`call.media.${media}`)));
   if (media === 'chat') {
+    ctl.constraints = { audio: false, video: false };
     root.append(h('button', { type: 'button', id: 'join', onclick: () => join(app, root, room, admission, ctl) }, t('call.join')));
     return { node: root, cleanup };
   }
@@ -56,11 +57,12 @@ async function deviceCheck(root, media, ctl, onJoin) {
   const joinBtn = h('button', { type: 'button', id: 'join', disabled: true, onclick: onJoin }, t('call.join'));
   async function open() {
     if (ctl.stream) for (const tr of ctl.stream.getTracks()) tr.stop();
+    ctl.constraints = {
+      audio: micSel.value ? { deviceId: { exact: micSel.value } } : true,
+      video: wantVideo ? (camSel.value ? { deviceId: { exact: camSel.value } } : { width: 960, height: 540 }) : false,
+    };
     try {
-      ctl.stream = await navigator.mediaDevices.getUserMedia({
-        audio: micSel.value ? { deviceId: { exact: micSel.value } } : true,
-        video: wantVideo ? (camSel.value ? { deviceId: { exact: camSel.value } } : { width: 1280, height: 720 }) : false,
-      });
+      ctl.stream = await navigator.mediaDevices.getUserMedia(ctl.constraints);
     } catch (err) {
       status.textContent = t('call.devices.denied');
       announce(status.textContent);
@@ -112,11 +114,17 @@ function listen(ctl, meter) {
   } catch { /* no audio context: the meter stays at zero */ }
 }
 
-// join connects through the media server's module and draws the call.
+// join connects through the media server's own page script, /call/call.js
+// (owned by the SFU; protocol in sfu/signal.go), run unmodified in a scope
+// where its DOM is this screen's, its token is ours and its camera and
+// microphone are the ones chosen in the device check. Mute and camera off
+// act on those tracks.
 async function join(app, root, room, first, ctl) {
-  let mod;
+  let src;
   try {
-    mod = await import('/call/call.js');
+    const res = await fetch('/call/call.js');
+    if (!res.ok) throw new Error(String(res.status));
+    src = await res.text();
   } catch {
     root.append(h('p', { role: 'alert', class: 'form-error' }, t('call.unavailable')));
     return;
@@ -127,34 +135,40 @@ async function join(app, root, room, first, ctl) {
     root.append(h('p', { role: 'alert', class: 'form-error', 'data-code': err.code }, refusalText(err.code)));
     return;
   }
+  const media = adm.grant.media;
   const isHost = adm.grant.role === 'expert';
-  const remote = h('div', { class: 'remote', id: 'remote', 'aria-label': t('call.remote') });
-  const people = h('ul', { id: 'people', 'aria-live': 'polite' });
+  const remote = h('div', { class: 'remote', id: 'remote', role: 'region', 'aria-label': t('call.remote') });
+  const people = h('ul', { id: 'people' });
   const quality = h('p', { id: 'quality', role: 'status', 'data-quality': 'unknown' }, t('call.quality.unknown'));
+  const status = h('p', { id: 'call-status', role: 'status' });
   const chatLog = h('ol', { id: 'chat-log', 'aria-live': 'polite' });
-  const chatForm = h('form', { id: 'chat-form', onsubmit: (e) => {
-    e.preventDefault();
-    const v = chatForm.elements.text.value.trim();
-    if (!v || !ctl.session) return;
-    ctl.session.chat(v);
-    chatForm.elements.text.value = '';
-  } }, field(t('call.chat.label'), h('input', { name: 'text', type: 'text', maxlength: 2000, autocomplete: 'off' })),
-  h('button', { type: 'submit' }, t('call.chat.send')));
+  const chatText = h('input', { name: 'text', type: 'text', maxlength: 2000, autocomplete: 'off' });
+  const chatForm = h('form', { id: 'chat-form' }, field(t('call.chat.label'), chatText), h('button', { type: 'submit' }, t('call.chat.send')));
+  // The script's own controls, driven from ours.
+  // The script's own leave button and people line, driven from ours: plain
+  // objects, since this screen draws its own.
+  const theirLeave = { onclick: null, click() { if (this.onclick) this.onclick(); } };
+  const theirPeople = { textContent: '' };
   const mute = h('button', { type: 'button', id: 'mute', 'aria-pressed': 'false', onclick: () => toggle(mute, 'audio') }, t('call.mute'));
   const cam = h('button', { type: 'button', id: 'camera-off', 'aria-pressed': 'false', onclick: () => toggle(cam, 'video') }, t('call.cameraoff'));
-  const leave = h('button', { type: 'button', id: 'leave', class: 'danger', onclick: () => { stopAll(ctl); flash(t('call.left')); app.go('/activity'); } }, t('call.leave'));
+  const leave = h('button', { type: 'button', id: 'leave', class: 'danger', onclick: () => {
+    theirLeave.click();
+    stopAll(ctl);
+    flash(t('call.left'));
+    app.go('/activity');
+  } }, t('call.leave'));
+  const off = { audio: false, video: false };
   function toggle(btn, kind) {
     const on = btn.getAttribute('aria-pressed') !== 'true';
     btn.setAttribute('aria-pressed', String(on));
+    off[kind] = on;
     for (const tr of ctl.stream ? ctl.stream.getTracks() : []) if (tr.kind === kind) tr.enabled = !on;
     announce(t(`call.${kind}.${on ? 'off' : 'on'}`));
   }
-  const local = ctl.stream && adm.grant.media === 'video' ? h('video', { id: 'local', autoplay: true, muted: true, playsinline: true, 'aria-label': t('call.you') }) : null;
-  if (local) { local.muted = true; local.srcObject = ctl.stream; }
   const stage = h('div', { class: 'stage', id: 'stage', 'data-kind': '' },
-    remote, local,
+    status, remote,
     h('div', { class: 'controls', role: 'toolbar', 'aria-label': t('call.controls') },
-      adm.grant.media !== 'chat' ? mute : null, adm.grant.media === 'video' ? cam : null, leave),
+      media !== 'chat' ? mute : null, media === 'video' ? cam : null, leave),
     quality,
     section(t('call.people'), 2, people),
     section(t('call.chat'), 2, chatLog, chatForm));
@@ -163,66 +177,93 @@ async function join(app, root, room, first, ctl) {
   const jb = root.querySelector('#join');
   if (jb) jb.remove();
   root.append(stage);
-  const present = new Map();
-  const drawPeople = () => people.replaceChildren(...[...present.values()].map((p) =>
-    h('li', { 'data-user': p.user }, p.name, ' · ', t(`call.role.${p.role}`))));
+
+  const byId = { status, videos: remote, people: theirPeople, leave: theirLeave, chatform: chatForm, chattext: chatText, log: chatLog };
+  const fakeDoc = {
+    getElementById: (id) => byId[id] || remote.querySelector(`#${CSS.escape(id)}`),
+    createElement: (tag) => document.createElement(tag),
+  };
+  const hash = new URLSearchParams({ token: adm.token });
+  if (adm.signaling_url) {
+    const u = new URL(adm.signaling_url, location.href);
+    u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
+    hash.set('ws', u.href);
+  }
+  const fakeLoc = { hash: `#${hash}`, search: '', protocol: location.protocol, host: location.host };
+  // The script asks for the devices itself; it gets the ones chosen here.
+  const fakeNav = { mediaDevices: { getUserMedia: async (c) => {
+    if (!ctl.stream || ctl.stream.getTracks().some((tr) => tr.readyState === 'ended')) {
+      ctl.stream = await navigator.mediaDevices.getUserMedia({ audio: ctl.constraints.audio, video: media === 'video' ? ctl.constraints.video : false });
+    }
+    const tracks = ctl.stream.getTracks().filter((tr) => (tr.kind === 'audio' && c.audio) || (tr.kind === 'video' && c.video));
+    for (const tr of tracks) tr.enabled = !off[tr.kind];
+    return new MediaStream(tracks);
+  } } };
+  const scope = {};
   try {
-    ctl.session = await mod.join({
-      url: adm.signaling_url, token: adm.token, room, iceServers: adm.ice_servers, stream: ctl.stream,
-      onJoined: (m) => {
-        stage.dataset.kind = m.kind;
-        for (const p of [m.self, ...(m.participants || [])].filter(Boolean)) present.set(p.user, p);
-        drawPeople();
-        announce(t('call.joined'));
-      },
-      onParticipant: (p, joined) => {
-        if (joined) present.set(p.user, p); else present.delete(p.user);
-        drawPeople();
-        if (isHost || p.role === 'host') announce(t(joined ? 'call.person.joined' : 'call.person.left', { name: p.name }));
-      },
-      onTrack: (track, stream) => addRemote(remote, track, stream),
-      onChat: (from, text) => chatLog.append(h('li', {}, h('strong', {}, from ? from.name : ''), ' ', text)),
-      onClose: (code) => {
-        if (ctl.stopped) return;
-        root.append(h('p', { role: 'alert', class: 'form-error', 'data-code': code }, refusalText(code)));
-      },
-    });
-  } catch (err) {
-    root.append(h('p', { role: 'alert', class: 'form-error', 'data-code': err.code || '' }, refusalText(err.code || 'internal')));
+    // eslint-disable-next-line no-new-func
+    new Function('window', 'document', 'location', 'navigator', src)(scope, fakeDoc, fakeLoc, fakeNav);
+  } catch {
+    root.append(h('p', { role: 'alert', class: 'form-error' }, t('call.unavailable')));
     return;
   }
-  ctl.timers.push(setInterval(() => measure(ctl, quality), 2000));
-}
-
-function addRemote(remote, track, stream) {
-  const id = `r-${stream.id}`.replace(/[^\w-]/g, '');
-  let el = remote.querySelector(`#${id}`);
-  if (!el) {
-    el = track.kind === 'video' ? h('video', { id, autoplay: true, playsinline: true, class: 'remote-video' }) : h('audio', { id, autoplay: true });
-    el.srcObject = stream;
-    remote.append(el);
-  }
-  track.addEventListener('ended', () => { if (stream.getTracks().every((x) => x.readyState === 'ended')) el.remove(); });
-}
-
-// measure reads the connection's statistics into a three-step quality
-// indicator: round trip time and loss of what we receive.
-async function measure(ctl, quality) {
-  if (!ctl.session || !ctl.session.stats) return;
-  let rtt = 0;
-  let lost = 0;
-  let got = 0;
-  try {
-    const reports = await ctl.session.stats();
-    for (const st of reports) {
-      st.forEach((r) => {
-        if (r.type === 'candidate-pair' && r.state === 'succeeded' && r.currentRoundTripTime) rtt = Math.max(rtt, r.currentRoundTripTime);
-        if (r.type === 'inbound-rtp') { lost += r.packetsLost || 0; got += r.packetsReceived || 0; }
-      });
+  ctl.session = { leave: () => theirLeave.click() };
+  const call = scope.atlasCall;
+  // Label every video the script adds, for screen readers.
+  new MutationObserver(() => {
+    for (const v of remote.querySelectorAll('video:not([aria-label])')) v.setAttribute('aria-label', v.id === 'v-self' ? t('call.you') : t('call.remote.video'));
+  }).observe(remote, { childList: true });
+  let present = new Map();
+  let joinedOnce = false;
+  let refusedShown = false;
+  ctl.timers.push(setInterval(async () => {
+    if (ctl.stopped || !call) return;
+    const st = call.state;
+    if (st.joined && !joinedOnce) {
+      joinedOnce = true;
+      stage.dataset.kind = st.joined.kind;
+      announce(t('call.joined'));
     }
-  } catch { return; }
-  const loss = got + lost > 0 ? lost / (got + lost) : 0;
-  const level = rtt > 0.4 || loss > 0.08 ? 'poor' : rtt > 0.15 || loss > 0.02 ? 'fair' : 'good';
+    const self = st.joined && st.joined.self;
+    const seen = new Map([self, ...Object.values(st.participants)].filter(Boolean).map((p) => [p.user, p]));
+    const changed = seen.size !== present.size || [...seen.keys()].some((u) => !present.has(u));
+    if (changed) {
+      // The expert hears about everyone; participants about the expert.
+      if (present.size) {
+        for (const [u, p] of seen) if (!present.has(u) && (isHost || p.role === 'host')) announce(t('call.person.joined', { name: p.name }));
+        for (const [u, p] of present) if (!seen.has(u) && (isHost || p.role === 'host')) announce(t('call.person.left', { name: p.name }));
+      }
+      present = seen;
+      people.replaceChildren(...[...seen.values()].map((p) => h('li', { 'data-user': p.user }, p.name, ' · ', t(`call.role.${p.role}`),
+        self && p.user === self.user ? ` (${t('call.you')})` : '')));
+    }
+    if (st.closed && st.closed.code >= 4000 && st.closed.code < 4100 && !refusedShown) {
+      refusedShown = true;
+      root.append(h('p', { role: 'alert', class: 'form-error', 'data-code': st.closed.reason }, refusalText(st.closed.reason)));
+    }
+    await measure(call, quality);
+  }, 1000));
+}
+
+// measure turns the script's receive statistics into a three-step quality
+// indicator: video frames keep coming (good), slow down (fair) or stall
+// (poor); audio-only calls judge by audio bytes.
+async function measure(call, quality) {
+  let st;
+  try { st = await call.stats(); } catch { return; }
+  const now = performance.now();
+  const prev = quality.prev;
+  quality.prev = { at: now, frames: st.framesDecoded, bytes: st.audioBytes };
+  if (!prev || (st.videoInbound === 0 && st.audioInbound === 0)) return;
+  const secs = (now - prev.at) / 1000;
+  let level;
+  if (st.videoInbound > 0) {
+    const fps = (st.framesDecoded - prev.frames) / secs;
+    level = fps >= 10 ? 'good' : fps >= 3 ? 'fair' : 'poor';
+  } else {
+    const kbps = ((st.audioBytes - prev.bytes) * 8) / 1000 / secs;
+    level = kbps >= 16 ? 'good' : kbps >= 6 ? 'fair' : 'poor';
+  }
   if (quality.dataset.quality !== level) {
     quality.dataset.quality = level;
     quality.textContent = t(`call.quality.${level}`);
