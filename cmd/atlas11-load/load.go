@@ -100,7 +100,11 @@ func runLoad(ctx context.Context, cfg config, adm admission, metricsURL string, 
 
 	subs := make([]*subscriber, cfg.subscribers)
 	for i := range subs {
-		subs[i] = newSubscriber(i, ep, rl.isCapped(i))
+		s := newSubscriber(i, ep, rl.isCapped(i))
+		if rl.isCapped(i) {
+			s.onLayer = func(l int) { logf("%s (capped) now receives layer %s", s.name, layerRIDs[l]) }
+		}
+		subs[i] = s
 	}
 	defer func() {
 		var wg sync.WaitGroup

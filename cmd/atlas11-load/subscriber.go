@@ -67,6 +67,8 @@ type subscriber struct {
 	st   subStats
 
 	paused atomic.Bool // stall: the application stops reading media
+	// onLayer, when set, hears each change of the video layer received.
+	onLayer func(layer int)
 
 	mu        sync.Mutex
 	sig       *sigConn
@@ -236,6 +238,9 @@ func (s *subscriber) onPacket(video bool, seq uint16, tr trailer, ok bool, now i
 			}
 			st.cur = tr.layer
 			st.layers = append(st.layers, layerChange{at: now, layer: tr.layer})
+			if s.onLayer != nil {
+				go s.onLayer(tr.layer) // never under the stats lock
+			}
 		}
 		keyStart := tr.flags&flagKey != 0 && tr.flags&flagFirst != 0
 		if keyStart {
