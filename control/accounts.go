@@ -213,7 +213,11 @@ func (s *Service) CreateSession(ctx context.Context, userID string) (Session, er
 		}
 		stored := sess
 		stored.Token = ""
-		return putJSON(tx, bSessions, string(sessionKey(sess.Token)), stored)
+		key := string(sessionKey(sess.Token))
+		if err := putJSON(tx, bSessions, key, stored); err != nil {
+			return err
+		}
+		return addDue(tx, sess.ExpiresAt, dueSession, key) // RunDue deletes it then
 	})
 	return sess, err
 }

@@ -13,6 +13,7 @@ const (
 	dueRelease    = "release"     // a claim window to close (PAY-5)
 	dueEventStart = "event_start" // EVT-5 check at start
 	dueEventEnd   = "event_end"   // EVT-6 settlement after the end
+	dueSession    = "session"     // an expired session to delete
 )
 
 func policyOf(st Settings) Policy {

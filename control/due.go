@@ -181,6 +181,8 @@ func (s *Service) runJob(ctx context.Context, now time.Time, key string) (int, e
 			return err
 		}
 		switch kind {
+		case dueSession:
+			return tx.Delete(bSessions, []byte(id))
 		case dueSettle, dueRelease:
 			b, err := loadBooking(tx, id)
 			if ErrorKind(err) == NotFound {

@@ -56,14 +56,21 @@ type GatewayCall struct {
 }
 
 // SandboxGateway is the embedded default: it moves no real money and records
-// every distinct call in memory. Safe for concurrent use.
+// distinct calls in memory. Safe for concurrent use. Memory stays bounded in
+// a long run: it remembers the last sandboxMaxKeys idempotency keys (retries
+// come within minutes) and the last sandboxMaxCalls calls.
 type SandboxGateway struct {
 	mu      sync.Mutex
 	byKey   map[string]GatewayResult
+	keys    []string // FIFO of byKey's keys, for eviction
 	calls   []GatewayCall
 	decline map[string]bool
-	n       int
 }
+
+const (
+	sandboxMaxKeys  = 200_000
+	sandboxMaxCalls = 50_000
+)
 
 // NewSandboxGateway returns an empty sandbox.
 func NewSandboxGateway() *SandboxGateway {
@@ -99,10 +106,20 @@ func (g *SandboxGateway) do(op, key, account string, amount int64) (GatewayResul
 	if op == "charge" && g.decline[account] {
 		return GatewayResult{}, Errorf(Rule, "payment_declined", "the payment was declined")
 	}
-	g.n++
 	r := GatewayResult{ID: op + "_" + newID()}
 	g.byKey[op+"/"+key] = r
+	g.keys = append(g.keys, op+"/"+key)
+	if len(g.keys) > sandboxMaxKeys { // evict the older half at once: amortized O(1)
+		half := len(g.keys) / 2
+		for _, k := range g.keys[:half] {
+			delete(g.byKey, k)
+		}
+		g.keys = append([]string(nil), g.keys[half:]...)
+	}
 	g.calls = append(g.calls, GatewayCall{Op: op, Key: key, AccountID: account, AmountCents: amount, ID: r.ID})
+	if len(g.calls) > sandboxMaxCalls {
+		g.calls = append([]GatewayCall(nil), g.calls[len(g.calls)-sandboxMaxCalls/2:]...)
+	}
 	return r, nil
 }
 
