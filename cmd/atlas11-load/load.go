@@ -268,11 +268,15 @@ func runLoad(ctx context.Context, cfg config, adm admission, metricsURL string, 
 		rep.ClientCPUPct = round((processCPU() - cpu1).Seconds() / secs * 100)
 	}
 	logf("measurement done; leaving")
+	serverLat := fmtp(rep.ServerLatencyMsP99)
+	if rep.ServerLatencyAbove {
+		serverLat = "> 100"
+	}
 	logf("summary: %d/%d receiving, loss %s %%, first frame p50/p95 %s/%s ms, latency p99 %s ms (server %s ms), "+
 		"%.0f egress packets/s, server %s µs CPU per egress packet, %d layer switches, final layers q/h/f %v, "+
 		"stall latency rise %s ms, cap settle %s ms, back on top %s ms",
 		rep.SubscribersReceiving, rep.Subscribers, fmtp(rep.LossPct), fmtp(rep.FirstFrameMsP50), fmtp(rep.FirstFrameMsP95),
-		fmtp(rep.ForwardLatencyMsP99), fmtp(rep.ServerLatencyMsP99), rep.EgressPacketsPerS, fmtp(rep.ServerCPUUsPerPacket),
+		fmtp(rep.ForwardLatencyMsP99), serverLat, rep.EgressPacketsPerS, fmtp(rep.ServerCPUUsPerPacket),
 		rep.LayerSwitches, rep.FinalLayers, fmtp(rep.StallLatencyRiseMs), fmtp(rep.CapSettleLowMs), fmtp(rep.CapReturnTopMs))
 	b, err := json.Marshal(rep)
 	if err != nil {

@@ -17,8 +17,9 @@ type loadReport struct {
 	FirstFrameSamples    int      `json:"first_frame_samples"`
 	InitialFirstFrameP95 *float64 `json:"initial_join_first_frame_ms_p95"` // the initial burst of joins
 	ForwardLatencyMsP50  *float64 `json:"forward_latency_ms_p50"`
-	ForwardLatencyMsP99  *float64 `json:"forward_latency_ms_p99"` // publisher write -> subscriber read, through both Pion stacks
-	ServerLatencyMsP99   *float64 `json:"server_forward_latency_ms_p99"`
+	ForwardLatencyMsP99  *float64 `json:"forward_latency_ms_p99"`        // publisher write -> subscriber read, through both Pion stacks
+	ServerLatencyMsP99   *float64 `json:"server_forward_latency_ms_p99"` // from the SFU's histogram
+	ServerLatencyAbove   bool     `json:"server_forward_latency_p99_above_buckets"`
 	EgressPackets        float64  `json:"egress_packets"`
 	EgressPacketsPerS    float64  `json:"egress_packets_per_s"`
 	ServerCPUUsPerPacket *float64 `json:"server_cpu_us_per_egress_packet"`
@@ -150,7 +151,10 @@ func buildReport(cfg config, rl roles, sc schedule, subs []*subscriber, pub *pub
 	if e := delta(m0, m2, mEgress); e > 0 {
 		r.ServerCPUUsInclSetup = ptr(delta(m0, m2, mCPU) * 1e6 / e)
 	}
-	if q := histQuantile(m1, m2, mLatencyBkt, 0.99); !math.IsNaN(q) {
+	switch q := histQuantile(m1, m2, mLatencyBkt, 0.99); {
+	case math.IsInf(q, 1):
+		r.ServerLatencyAbove = true
+	case !math.IsNaN(q):
 		r.ServerLatencyMsP99 = ptr(q * 1000)
 	}
 	r.ServerLayerSwitches = delta(m1, m2, mSwitches)

@@ -119,7 +119,8 @@ func delta(before, after metricsSnap, name string) float64 {
 
 // histQuantile estimates quantile q of what a histogram observed between two
 // scrapes, interpolating linearly inside the bucket like PromQL does. It
-// returns NaN without observations.
+// returns NaN without observations and +Inf when the quantile lies above the
+// largest finite bucket.
 func histQuantile(before, after metricsSnap, name string, q float64) float64 {
 	a := after.buckets[name]
 	if len(a) == 0 {
@@ -140,7 +141,7 @@ func histQuantile(before, after metricsSnap, name string, q float64) float64 {
 		c := a[ub] - before.buckets[name][ub]
 		if c >= rank {
 			if math.IsInf(ub, 1) {
-				return prevUB
+				return math.Inf(1) // above the largest bucket: only a lower bound is known
 			}
 			if c == prevCount {
 				return ub

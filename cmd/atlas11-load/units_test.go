@@ -133,6 +133,14 @@ garbage line without value
 	if q := histQuantile(b, a, mLatencyBkt, 0.99); math.Abs(q-0.00195) > 1e-9 {
 		t.Fatalf("p99 = %v, want 0.00195", q)
 	}
+	over := `atlas11_sfu_forward_latency_seconds_bucket{le="0.001"} 90
+atlas11_sfu_forward_latency_seconds_bucket{le="0.002"} 100
+atlas11_sfu_forward_latency_seconds_bucket{le="+Inf"} 130
+`
+	o, _ := parseMetrics(strings.NewReader(over))
+	if q := histQuantile(b, o, mLatencyBkt, 0.99); !math.IsInf(q, 1) {
+		t.Fatalf("p99 above the largest bucket = %v, want +Inf", q)
+	}
 	if q := histQuantile(a, a, mLatencyBkt, 0.99); !math.IsNaN(q) {
 		t.Fatalf("p99 without observations = %v, want NaN", q)
 	}
