@@ -7,6 +7,13 @@
   const params = new URLSearchParams(location.hash.slice(1) || location.search.slice(1));
   const token = params.get('token');
   const wsURL = params.get('ws') || ((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/api/v1/rtc');
+  // Optional: ice = the token endpoint's ice_servers as JSON (TURN with
+  // short-lived credentials); policy=relay uses relay candidates only, as a
+  // network that blocks everything else would.
+  let iceServers = [];
+  try { iceServers = JSON.parse(params.get('ice') || '[]'); } catch (e) { /* a bad list: no ICE servers */ }
+  if (!Array.isArray(iceServers)) iceServers = [];
+  const icePolicy = params.get('policy') === 'relay' ? 'relay' : 'all';
   const $ = (id) => document.getElementById(id);
   const state = { joined: null, error: null, closed: null, layer: null, participants: {}, publishing: false, chat: [] };
   let ws, pub, sub, session = '', leaving = false, local = null, retries = 0;
@@ -82,7 +89,7 @@
   }
 
   function newPC(name) {
-    const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
+    const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', iceServers: iceServers, iceTransportPolicy: icePolicy });
     pc.onicecandidate = (e) => { if (e.candidate) send({ type: 'candidate', pc: name, candidate: e.candidate.toJSON() }); };
     pc.oniceconnectionstatechange = async () => {
       if (pc.iceConnectionState !== 'failed') return;
@@ -172,7 +179,7 @@
     if (t) send({ type: 'chat', text: t });
     $('chattext').value = '';
   };
-  window.atlasCall = { state: state, stats: stats };
+  window.atlasCall = { state: state, stats: stats, peers: () => ({ pub: pub, sub: sub }) };
   if (!token) status('Lien d’appel incomplet (jeton manquant)');
   else connect();
 })();
