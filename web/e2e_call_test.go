@@ -143,6 +143,8 @@ func TestJourney3_EVT6_ExpertLeavesAfterFourMinutesNobodyCharged(t *testing.T) {
 	for _, n := range names {
 		waitJS(t, ex, n+" present", fmt.Sprintf(`document.querySelector('#people').innerText.includes(%q)`, n))
 	}
+	waitJS(t, ex, "expert's quality measured", `document.querySelector('#quality').dataset.quality === 'good'`)
+	wantText(t, ex, "Connecté.")
 	checkAxe(t, ex, axe, "event call, expert side")
 	checkAxe(t, clients[0], axe, "event call, participant side")
 	webtest.Screenshot(t, ex, "j3-03-event-expert")

@@ -178,7 +178,18 @@ async function join(app, root, room, first, ctl) {
   if (jb) jb.remove();
   root.append(stage);
 
-  const byId = { status, videos: remote, people: theirPeople, leave: theirLeave, chatform: chatForm, chattext: chatText, log: chatLog };
+  // The script's status line speaks French only; ours says the same thing
+  // in the viewer's language.
+  const statusWords = [['Connecté', 'call.status.connected'], ['Reconnexion', 'call.status.reconnecting'],
+    ['Déconnecté', 'call.status.disconnected'], ['Caméra ou micro', 'call.devices.denied'], ['Vous avez quitté', 'call.left']];
+  const theirStatus = {
+    set textContent(v) {
+      const hit = statusWords.find(([w]) => String(v).startsWith(w));
+      status.textContent = hit ? t(hit[1]) : String(v);
+    },
+    get textContent() { return status.textContent; },
+  };
+  const byId = { status: theirStatus, videos: remote, people: theirPeople, leave: theirLeave, chatform: chatForm, chattext: chatText, log: chatLog };
   const fakeDoc = {
     getElementById: (id) => byId[id] || remote.querySelector(`#${CSS.escape(id)}`),
     createElement: (tag) => document.createElement(tag),
@@ -253,11 +264,15 @@ async function measure(call, quality) {
   try { st = await call.stats(); } catch { return; }
   const now = performance.now();
   const prev = quality.prev;
-  quality.prev = { at: now, frames: st.framesDecoded, bytes: st.audioBytes };
-  if (!prev || (st.videoInbound === 0 && st.audioInbound === 0)) return;
+  quality.prev = { at: now, frames: st.framesDecoded, bytes: st.audioBytes, sent: st.framesSent };
+  if (!prev || (st.videoInbound === 0 && st.audioInbound === 0 && st.layersSent === 0)) return;
   const secs = (now - prev.at) / 1000;
   let level;
-  if (st.videoInbound > 0) {
+  if (st.videoInbound === 0 && st.audioInbound === 0) {
+    // An event's expert receives nothing: judge what the camera sends.
+    const fps = (st.framesSent - prev.sent) / secs / Math.max(1, st.layersSent);
+    level = fps >= 10 ? 'good' : fps >= 3 ? 'fair' : 'poor';
+  } else if (st.videoInbound > 0) {
     const fps = (st.framesDecoded - prev.frames) / secs;
     level = fps >= 10 ? 'good' : fps >= 3 ? 'fair' : 'poor';
   } else {
