@@ -175,13 +175,16 @@ type shapedPacket struct {
 // BindRemoteStream puts the link between the network and the other interceptors.
 func (s *shaper) BindRemoteStream(_ *interceptor.StreamInfo, r interceptor.RTPReader) interceptor.RTPReader {
 	q := make(chan shapedPacket, 1024)
+	ended := make(chan struct{}) // closed once the stream's reads fail; readErr says why
+	var readErr error
 	var once sync.Once
 	pump := func() {
+		defer close(ended)
 		for {
 			b := make([]byte, 1500)
 			n, attr, err := r.Read(b, nil)
 			if err != nil {
-				q <- shapedPacket{err: err}
+				readErr = err
 				return
 			}
 			p := shapedPacket{b: b[:n], attr: attr}
@@ -200,15 +203,24 @@ func (s *shaper) BindRemoteStream(_ *interceptor.StreamInfo, r interceptor.RTPRe
 				p.due = s.next
 				s.mu.Unlock()
 			}
-			q <- p
+			select {
+			case q <- p:
+			default: // the application stopped reading: a full socket buffer drops
+				s.dropped.Add(1)
+			}
 		}
 	}
 	return interceptor.RTPReaderFunc(func(b []byte, _ interceptor.Attributes) (int, interceptor.Attributes, error) {
 		once.Do(func() { go pump() })
-		p := <-q
-		if p.err != nil {
-			q <- p // every later Read fails the same way
-			return 0, nil, p.err
+		var p shapedPacket
+		select {
+		case p = <-q:
+		case <-ended:
+			select { // what was queued before the end is still delivered
+			case p = <-q:
+			default:
+				return 0, nil, readErr
+			}
 		}
 		if d := time.Until(p.due); d > 0 {
 			time.Sleep(d)
