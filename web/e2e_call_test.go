@@ -167,3 +167,42 @@ func TestJourney3_EVT6_ExpertLeavesAfterFourMinutesNobodyCharged(t *testing.T) {
 		}
 	}
 }
+
+// APT-1: an audio-only booking gives an audio call: the device check asks
+// for the microphone only, no camera button, sound flows both ways and no
+// video is carried.
+func TestCall_APT1_AudioOnlyBookingCarriesNoVideo(t *testing.T) {
+	p := startPlatform(t)
+	axe := axeSource(t)
+	op := p.operator(t)
+	expert, _ := p.signUp(t, "expert", "Rémi Noël", "remi@example.com", "Europe/Paris")
+	start := op.now().In(paris).AddDate(0, 0, 1).Truncate(time.Hour)
+	slot := expert.addSlot(start, 30, 1500, "audio")
+	client, _ := p.signUp(t, "client", "Jeanne Roche", "jeanne@example.com", "Europe/Paris")
+	_, room := client.book(slot, "audio")
+	op.setClock(start.Add(-time.Minute))
+
+	browser := webtest.Chrome(t)
+	ex := persona(t, browser, "Europe/Paris")
+	cl := persona(t, browser, "Europe/Paris")
+	signInUI(t, ex, p.URL, "remi@example.com", "password-expert-1")
+	signInUI(t, cl, p.URL, "jeanne@example.com", "password-client-1")
+	open(t, ex, p.URL+"/#/call/"+room)
+	waitJS(t, ex, "device check ready", `document.querySelector('#join') && !document.querySelector('#join').disabled`)
+	wantText(t, ex, "Appel audio seulement")
+	if n := eval[int](t, ex, `document.querySelectorAll('#preview, select[name=camera]').length`); n != 0 {
+		t.Fatalf("an audio-only call's device check shows %d camera controls", n)
+	}
+	webtest.Screenshot(t, ex, "call-audio-device-check")
+	click(t, ex, "#join")
+	waitJS(t, ex, "in the call", `document.querySelector('#people li')`)
+	joinCall(t, cl, p.URL, room, "")
+	for _, ctx := range []context.Context{ex, cl} {
+		waitJS(t, ctx, "sound flowing", `document.querySelector('#quality').dataset.quality === 'good'`)
+		if n := eval[int](t, ctx, `document.querySelectorAll('#camera-off').length + [...document.querySelectorAll('#remote video')].filter(v => v.videoWidth > 0).length`); n != 0 {
+			t.Fatalf("audio-only call shows video or a camera button (%d)", n)
+		}
+	}
+	checkAxe(t, cl, axe, "audio call")
+	webtest.Screenshot(t, cl, "call-audio")
+}
