@@ -161,10 +161,11 @@ func TestForward_CALL2_StuckSubscriberDropsToKeyframe(t *testing.T) {
 	}
 	close(stuckW.block) // the subscriber recovers
 	for i := n; i < n+600; i++ {
-		src.handlePacket(l, vp8Packet(buf, uint16(i), uint32(i/3)*3000, i%300 == 0, 800), time.Now().UnixNano())
-		if i%50 == 0 {
-			time.Sleep(time.Millisecond) // let the writer drain, as a real 1.5 Mb/s stream would
+		// Paced like a real stream: the recovered subscriber keeps up.
+		for j := 0; j < 1000 && stuck.q.len() > 16; j++ {
+			time.Sleep(time.Millisecond)
 		}
+		src.handlePacket(l, vp8Packet(buf, uint16(i), uint32(i/3)*3000, i%300 == 0, 800), time.Now().UnixNano())
 	}
 	waitFor(t, 5*time.Second, "stuck subscriber resumes", func() bool { return stuck.q.len() == 0 && stuckW.n.Load() > 100 })
 	stuckW.mu.Lock()

@@ -148,8 +148,12 @@ func newTestEnv(t testing.TB, cfg Config) *testEnv {
 	env.http = httptest.NewServer(srv)
 	env.url = "ws" + strings.TrimPrefix(env.http.URL, "http")
 	t.Cleanup(func() {
+		start := time.Now()
 		_ = srv.Close()
 		env.http.Close()
+		if d := time.Since(start); d > time.Second {
+			t.Logf("server shutdown took %v", d)
+		}
 	})
 	return env
 }
@@ -190,6 +194,7 @@ type clientOpts struct {
 	dropEvery int    // drop one of every N first-time video packets received (loss injection)
 	rembBps   uint64 // send REMB with this cap
 	stuck     bool   // never read media
+	bare      bool   // no NACK, TWCC or reports: the cheapest receiver (49-peer test)
 }
 
 type client struct {
@@ -281,7 +286,7 @@ func clientAPI(t testing.TB, opts clientOpts, publisher bool, dropped *atomic.In
 		ir.Add(hx)
 		sr, _ := report.NewSenderInterceptor()
 		ir.Add(sr)
-	} else {
+	} else if !opts.bare {
 		gen, _ := nack.NewGeneratorInterceptor()
 		ir.Add(gen)
 		tw, _ := twcc.NewSenderInterceptor()
@@ -322,6 +327,12 @@ func dial(t testing.TB, env *testEnv, token string, opts clientOpts) *client {
 }
 
 func (c *client) close() {
+	start := time.Now()
+	defer func() {
+		if d := time.Since(start); d > time.Second {
+			c.t.Logf("client close took %v", d)
+		}
+	}()
 	c.stop()
 	_ = c.ws.CloseNow()
 	c.mu.Lock()

@@ -129,7 +129,7 @@ func (r *room) detach(sess *session, leave bool) {
 		r.mu.Unlock()
 		return // replaced by a newer session
 	}
-	if !leave {
+	if !leave && !r.shuttingDown {
 		m.sess, m.lostAt = nil, now
 		r.mu.Unlock()
 		return

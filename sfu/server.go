@@ -160,6 +160,12 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sfu: listen UDP: %w", err)
 	}
+	if uc, ok := s.udp.(*net.UDPConn); ok {
+		// One socket carries every peer: a deep kernel buffer rides out bursts
+		// (the kernel caps it at net.core.rmem_max / wmem_max).
+		_ = uc.SetReadBuffer(8 << 20)
+		_ = uc.SetWriteBuffer(8 << 20)
+	}
 	s.udpMux = webrtc.NewICEUDPMux(nil, s.udp)
 	se := webrtc.SettingEngine{}
 	se.SetICEUDPMux(s.udpMux)
@@ -178,7 +184,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	se.SetIncludeLoopbackCandidate(cfg.IncludeLoopback)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetLite(false)
-	se.SetICETimeouts(4*time.Second, 15*time.Second, 2*time.Second)
+	se.SetICETimeouts(5*time.Second, 25*time.Second, 2*time.Second)
 	if len(cfg.PublicIPs) > 0 {
 		if err := se.SetICEAddressRewriteRules(webrtc.ICEAddressRewriteRule{
 			External: cfg.PublicIPs, AsCandidateType: webrtc.ICECandidateTypeHost,
@@ -245,6 +251,7 @@ func (s *Server) Close() error {
 	case <-done:
 	case <-time.After(10 * time.Second):
 		s.log.Warn("sfu: sessions still running after 10s of shutdown")
+
 	}
 	s.closePorts()
 	return nil

@@ -213,7 +213,13 @@ func (sess *session) start(others []Participant) {
 	leave := sess.leaving.Load() || sess.room.isShuttingDown() || s.isClosing()
 	sess.teardown()
 	sess.room.detach(sess, leave)
-	<-closed
+	select {
+	case <-closed:
+	case <-time.After(time.Second):
+		// The peer is gone and will not complete the close handshake.
+		_ = sess.ws.CloseNow()
+		<-closed
+	}
 	sess.log.Info("sfu: session ended", "leave", leave, "cause", context.Cause(sess.ctx))
 }
 
