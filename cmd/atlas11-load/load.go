@@ -102,7 +102,7 @@ func runLoad(ctx context.Context, cfg config, adm admission, metricsURL string, 
 	for i := range subs {
 		s := newSubscriber(i, ep, rl.isCapped(i))
 		if rl.isCapped(i) {
-			s.onLayer = func(l int) { logf("%s (capped) now receives layer %s", s.name, layerRIDs[l]) }
+			s.onLayer = func(l int) { logf("%s (capped) now receives layer %s", s.name, layerRIDs()[l]) }
 		}
 		subs[i] = s
 	}

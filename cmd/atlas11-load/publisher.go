@@ -19,7 +19,7 @@ import (
 )
 
 // layerRIDs are the simulcast RIDs, lowest first, as the SFU names them.
-var layerRIDs = [3]string{sfu.RIDLow, sfu.RIDMid, sfu.RIDHigh}
+func layerRIDs() [3]string { return [3]string{sfu.RIDLow, sfu.RIDMid, sfu.RIDHigh} }
 
 // mediaSpec is what the expert sends.
 type mediaSpec struct {
@@ -85,7 +85,7 @@ func (p *publisher) setup(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	for i, rid := range layerRIDs {
+	for i, rid := range layerRIDs() {
 		p.video[i], err = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000},
 			"camera", "expert", webrtc.WithRTPStreamID(rid))
 		if err != nil {
@@ -109,7 +109,7 @@ func (p *publisher) setup(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	for i := range layerRIDs {
+	for i := range layerRIDs() {
 		go p.readRTCP(vs, i)
 	}
 	go func() { // drain the audio sender's RTCP so the interceptors keep running
@@ -215,7 +215,7 @@ func (p *publisher) signalLoop() {
 // readRTCP turns the SFU's PLIs and FIRs for one layer into keyframes.
 func (p *publisher) readRTCP(s *webrtc.RTPSender, layer int) {
 	for {
-		pkts, _, err := s.ReadSimulcastRTCP(layerRIDs[layer])
+		pkts, _, err := s.ReadSimulcastRTCP(layerRIDs()[layer])
 		if err != nil {
 			return
 		}
@@ -283,7 +283,7 @@ func (p *publisher) run(ctx context.Context) {
 				for j, b := range bufs {
 					pkt.Header = rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: l.seq, Timestamp: l.ts, Marker: j == len(bufs)-1}
 					_ = pkt.Header.SetExtension(p.midExt, []byte(p.videoMid))
-					_ = pkt.Header.SetExtension(p.ridExt, []byte(layerRIDs[i]))
+					_ = pkt.Header.SetExtension(p.ridExt, []byte(layerRIDs()[i]))
 					pkt.Payload = b
 					stampTrailer(b, p.ep.now()) // at the write, not when the frame was cut
 					if p.video[i].WriteRTP(pkt) == nil {
