@@ -83,10 +83,12 @@ export function showError(form, err) {
   const msg = errorText(err);
   const name = err && err.field ? err.field : '';
   const control = name ? findControl(form, name) : null;
-  if (control) {
-    const slot = form.querySelector(`#${CSS.escape(control.id)}-err`);
+  const slot = control && (form.querySelector(`#${CSS.escape(control.id)}-err`)
+    || form.querySelector(`[data-error-for="${CSS.escape(control.name)}"]`));
+  if (control && slot) {
     control.setAttribute('aria-invalid', 'true');
-    if (slot) { slot.textContent = msg; slot.hidden = false; }
+    slot.textContent = msg;
+    slot.hidden = false;
     control.focus();
   } else {
     let fe = form.querySelector('.form-error');

@@ -51,7 +51,7 @@ export async function book(app, { expert, slot: slotID }) {
   const mins = Math.round((new Date(slot.end) - new Date(slot.start)) / 60000);
   const media = h('fieldset', { class: 'choices', 'data-fields': 'media' }, h('legend', {}, t('book.media')),
     slot.media.map((m, i) => h('label', {}, h('input', { type: 'radio', name: 'media', value: m, checked: i === 0 }), ' ', mediaLabel(m))),
-    h('p', { class: 'error', id: 'media-err', hidden: true }));
+    h('p', { class: 'error', id: 'media-err', hidden: true, 'data-error-for': 'media' }));
   const form = payForm(money(slot.price_cents), async (f) => {
     const b = await api.book({ slot_id: slot.id, media: f.elements.media.value }, idemKey(f));
     flash(t('book.done'));
