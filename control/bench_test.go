@@ -1,6 +1,7 @@
 package control_test
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -146,4 +147,25 @@ func cpuTime() int64 {
 		return 0
 	}
 	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
+// BenchmarkBookSerial is the latency of one booking with nobody else
+// writing: two transactions, two fsyncs, one gateway call.
+func BenchmarkBookSerial(b *testing.B) {
+	e := benchEnv(b)
+	ids := e.benchSlots(b.N)
+	cl := e.client("C")
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t := time.Now()
+		if _, err := e.svc.Book(e.ctx, cl.ID, control.BookRequest{SlotID: ids[i]}); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(t))
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 }

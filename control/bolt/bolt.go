@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -59,6 +60,9 @@ type DB struct {
 	delay    time.Duration
 	commits  atomic.Uint64
 	writes   atomic.Uint64
+
+	mu     sync.RWMutex // closed is set under it, so no Update sends after Close
+	closed bool
 }
 
 // Stats counts group commits, for metrics: Writes/Commits is the average
@@ -160,9 +164,11 @@ var ErrClosed = errors.New("bolt: store closed")
 // Close stops the committer after the writes already queued and closes the
 // file.
 func (d *DB) Close() error {
-	select {
-	case <-d.closing:
-	default:
+	d.mu.Lock()
+	already := d.closed
+	d.closed = true
+	d.mu.Unlock()
+	if !already {
 		close(d.closing)
 	}
 	<-d.done
@@ -195,11 +201,13 @@ func (d *DB) View(fn func(control.Tx) error) error {
 // once and must not have side effects outside tx.
 func (d *DB) Update(fn func(control.Tx) error) error {
 	c := &call{fn: fn, err: make(chan error, 1)}
-	select {
-	case d.reqs <- c:
-	case <-d.closing:
+	d.mu.RLock()
+	if d.closed {
+		d.mu.RUnlock()
 		return ErrClosed
 	}
+	d.reqs <- c // the committer runs until Close has set closed
+	d.mu.RUnlock()
 	return <-c.err
 }
 

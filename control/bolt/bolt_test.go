@@ -198,3 +198,64 @@ func TestBackup_HotCopyOpensWithTheSameData(t *testing.T) {
 		t.Fatalf("copy has %q", got)
 	}
 }
+
+func TestUpdate_AFailingWriteInAGroupLeavesNoTraceAndOthersCommit(t *testing.T) {
+	db := open(t, filepath.Join(t.TempDir(), "a.db"))
+	defer db.Close()
+	boom := errors.New("boom")
+	var wg sync.WaitGroup
+	errs := make([]error, 300)
+	for i := range 300 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = db.Update(func(tx control.Tx) error {
+				if err := tx.Put("meta", []byte(fmt.Sprintf("k%03d", i)), []byte("v")); err != nil {
+					return err
+				}
+				switch i % 3 {
+				case 1:
+					return boom
+				case 2:
+					if i%30 == 2 {
+						panic("bad update")
+					}
+				}
+				return nil
+			})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		switch {
+		case i%3 == 1 && !errors.Is(err, boom):
+			t.Fatalf("update %d: %v, want boom", i, err)
+		case i%3 == 2 && i%30 == 2 && err == nil:
+			t.Fatalf("update %d panicked without an error", i)
+		case i%3 == 0 && err != nil:
+			t.Fatalf("update %d: %v", i, err)
+		}
+	}
+	db.View(func(tx control.Tx) error {
+		for i := range 300 {
+			got := tx.Get("meta", []byte(fmt.Sprintf("k%03d", i))) != nil
+			want := i%3 == 0 || (i%3 == 2 && i%30 != 2)
+			if got != want {
+				t.Fatalf("key %d present=%v, want %v", i, got, want)
+			}
+		}
+		return nil
+	})
+	st := db.Stats()
+	if st.Commits == 0 || st.Writes < 200 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestUpdate_AfterCloseRefused(t *testing.T) {
+	db := open(t, filepath.Join(t.TempDir(), "a.db"))
+	db.Close()
+	if err := db.Update(func(tx control.Tx) error { return nil }); !errors.Is(err, bolt.ErrClosed) {
+		t.Fatalf("got %v", err)
+	}
+}
