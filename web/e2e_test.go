@@ -163,6 +163,16 @@ func TestJourney4_APT6_LateCancelChargedThenHalfRefundedByClaim(t *testing.T) {
 
 	browser := webtest.Chrome(t)
 	client := persona(t, browser, "America/Toronto")
+	// A server-side refusal lands next to the field it names: signing up
+	// again with the same email.
+	open(t, client, p.URL+"/#/signup")
+	fill(t, client, "input[name=name]", "Léa Roy")
+	fill(t, client, "input[name=email]", "lea@example.com")
+	fill(t, client, "input[name=password]", "another-password-1")
+	submit(t, client, "main form")
+	if e := fieldError(t, client, "main form", "email"); !strings.Contains(e, "existe déjà") {
+		t.Fatalf("signing up with a taken email: error next to the email = %q", e)
+	}
 	signInUI(t, client, p.URL, "lea@example.com", "password-client-1")
 	open(t, client, p.URL+"/#/e/hugo-bernard")
 	click(t, client, ".slot a.button")
