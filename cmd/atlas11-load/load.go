@@ -101,6 +101,7 @@ func runLoad(ctx context.Context, cfg config, adm admission, metricsURL string, 
 	subs := make([]*subscriber, cfg.subscribers)
 	for i := range subs {
 		s := newSubscriber(i, ep, rl.isCapped(i))
+		s.noTWCC = !cfg.twcc
 		if rl.isCapped(i) {
 			s.onLayer = func(l int) { logf("%s (capped) now receives layer %s", s.name, layerRIDs()[l]) }
 		}

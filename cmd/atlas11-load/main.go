@@ -47,6 +47,7 @@ type config struct {
 	spec                mediaSpec
 	joinWorkers         int
 	cpuProfile          string
+	twcc                bool
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -69,6 +70,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.IntVar(&c.spec.fps, "fps", 30, "video frame rate")
 	fs.DurationVar(&c.spec.keyInterval, "keyframe-interval", 3*time.Second, "periodic keyframe interval of the publisher")
 	fs.IntVar(&c.joinWorkers, "join-workers", 8, "participants connecting at the same time")
+	fs.BoolVar(&c.twcc, "twcc", true, "participants send TWCC feedback like browsers; false leaves the SFU without an estimate, to measure forwarding alone")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write this tool's CPU profile to the file (is the client the bottleneck?)")
 	if err := fs.Parse(args); err != nil {
 		return c, err

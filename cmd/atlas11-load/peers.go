@@ -18,15 +18,26 @@ import (
 
 // The clients negotiate what a browser offers the SFU: VP8 and Opus with the
 // same feedback, MID/RID and transport-wide sequence number extensions.
-func newMediaEngine() (*webrtc.MediaEngine, error) {
+// Without twcc the participant negotiates no transport-wide feedback (like a
+// browser where it is off), so the SFU falls back to REMB or its initial
+// estimate: that separates the forwarding cost from the estimator's choices.
+func newMediaEngine(twcc bool) (*webrtc.MediaEngine, error) {
 	m := &webrtc.MediaEngine{}
+	fb := []webrtc.RTCPFeedback{
+		{Type: "goog-remb"}, {Type: "transport-cc"}, {Type: "ccm", Parameter: "fir"},
+		{Type: "nack"}, {Type: "nack", Parameter: "pli"},
+	}
+	audioFB := []webrtc.RTCPFeedback{{Type: "transport-cc"}}
+	videoExt := []string{sdp.SDESMidURI, sdp.SDESRTPStreamIDURI, sdp.SDESRepairRTPStreamIDURI, sdp.TransportCCURI}
+	audioExt := []string{sdp.SDESMidURI, sdp.TransportCCURI}
+	if !twcc {
+		fb = append(fb[:1], fb[2:]...)
+		audioFB = nil
+		videoExt, audioExt = videoExt[:3], audioExt[:1]
+	}
 	vp8 := webrtc.RTPCodecParameters{
 		RTPCodecCapability: webrtc.RTPCodecCapability{
-			MimeType: webrtc.MimeTypeVP8, ClockRate: 90000,
-			RTCPFeedback: []webrtc.RTCPFeedback{
-				{Type: "goog-remb"}, {Type: "transport-cc"}, {Type: "ccm", Parameter: "fir"},
-				{Type: "nack"}, {Type: "nack", Parameter: "pli"},
-			},
+			MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: fb,
 		},
 		PayloadType: 96,
 	}
@@ -34,7 +45,7 @@ func newMediaEngine() (*webrtc.MediaEngine, error) {
 		RTPCodecCapability: webrtc.RTPCodecCapability{
 			MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2,
 			SDPFmtpLine:  "minptime=10;useinbandfec=1",
-			RTCPFeedback: []webrtc.RTCPFeedback{{Type: "transport-cc"}},
+			RTCPFeedback: audioFB,
 		},
 		PayloadType: 111,
 	}
@@ -44,12 +55,12 @@ func newMediaEngine() (*webrtc.MediaEngine, error) {
 	if err := m.RegisterCodec(opus, webrtc.RTPCodecTypeAudio); err != nil {
 		return nil, err
 	}
-	for _, ext := range []string{sdp.SDESMidURI, sdp.SDESRTPStreamIDURI, sdp.SDESRepairRTPStreamIDURI, sdp.TransportCCURI} {
+	for _, ext := range videoExt {
 		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: ext}, webrtc.RTPCodecTypeVideo); err != nil {
 			return nil, err
 		}
 	}
-	for _, ext := range []string{sdp.SDESMidURI, sdp.TransportCCURI} {
+	for _, ext := range audioExt {
 		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: ext}, webrtc.RTPCodecTypeAudio); err != nil {
 			return nil, err
 		}
@@ -83,7 +94,7 @@ func settingEngine(mux ice.UDPMux) webrtc.SettingEngine {
 // newPublisherAPI is the expert's side: answers NACKs from its send history,
 // sends sender reports and stamps transport-wide sequence numbers.
 func newPublisherAPI(mux ice.UDPMux) (*webrtc.API, error) {
-	m, err := newMediaEngine()
+	m, err := newMediaEngine(true)
 	if err != nil {
 		return nil, err
 	}
@@ -110,8 +121,8 @@ func newPublisherAPI(mux ice.UDPMux) (*webrtc.API, error) {
 // gaps, receiver reports and TWCC feedback. The shaper sits closest to the
 // network so that NACK and TWCC see the capped link, as they would behind a
 // real bottleneck.
-func newSubscriberAPI(sh *shaper, mux ice.UDPMux) (*webrtc.API, error) {
-	m, err := newMediaEngine()
+func newSubscriberAPI(sh *shaper, mux ice.UDPMux, withTWCC bool) (*webrtc.API, error) {
+	m, err := newMediaEngine(withTWCC)
 	if err != nil {
 		return nil, err
 	}
@@ -119,11 +130,13 @@ func newSubscriberAPI(sh *shaper, mux ice.UDPMux) (*webrtc.API, error) {
 	if sh != nil {
 		ir.Add(sh)
 	}
-	tw, err := twcc.NewSenderInterceptor(twcc.SendInterval(100 * time.Millisecond))
-	if err != nil {
-		return nil, err
+	if withTWCC {
+		tw, err := twcc.NewSenderInterceptor(twcc.SendInterval(100 * time.Millisecond))
+		if err != nil {
+			return nil, err
+		}
+		ir.Add(tw)
 	}
-	ir.Add(tw)
 	// Like a browser: NACK video only, retry a lost packet a few times, then
 	// leave it to a keyframe request.
 	gen, err := nack.NewGeneratorInterceptor(nack.GeneratorInterval(20*time.Millisecond),

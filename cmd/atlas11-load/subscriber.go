@@ -69,6 +69,7 @@ type subscriber struct {
 	paused atomic.Bool // stall: the application stops reading media
 	// onLayer, when set, hears each change of the video layer received.
 	onLayer func(layer int)
+	noTWCC  bool // negotiate no transport-wide congestion control feedback
 
 	mu        sync.Mutex
 	sig       *sigConn
@@ -101,7 +102,7 @@ func (s *subscriber) join(ctx context.Context, sigURL, token string) error {
 	if err != nil {
 		return err
 	}
-	api, err := newSubscriberAPI(s.sh, mux)
+	api, err := newSubscriberAPI(s.sh, mux, !s.noTWCC)
 	if err != nil {
 		_ = mux.Close()
 		return err

@@ -188,7 +188,7 @@ func TestConfig_BadInputRefusedClearly(t *testing.T) {
 	c, err := parseConfig(nil, func(k string) string {
 		return map[string]string{"ATLAS11_OPERATOR_EMAIL": "ops@example.test"}[k]
 	}, io.Discard)
-	if err != nil || c.subscribers != 49 || c.duration != 20*time.Second || c.opEmail != "ops@example.test" ||
+	if err != nil || c.subscribers != 49 || c.duration != 20*time.Second || c.opEmail != "ops@example.test" || !c.twcc ||
 		c.spec.bitrates != [3]int{150_000, 500_000, 1_500_000} {
 		t.Fatalf("defaults: %+v %v", c, err)
 	}
