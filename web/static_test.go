@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -110,4 +111,31 @@ func TestBrowser_A11y_KeyboardAndInlineErrors(t *testing.T) {
 		t.Fatalf("after Enter with no password: %q", got)
 	}
 	waitJS(t, ctx, "announcement", `document.getElementById('live').textContent === 'Saisissez votre mot de passe.'`)
+}
+
+// errRecorder collects Errorf calls so a test can check that a checker
+// reports what it should.
+type errRecorder struct {
+	testing.TB
+	errs []string
+}
+
+func (r *errRecorder) Errorf(format string, args ...any) {
+	r.errs = append(r.errs, fmt.Sprintf(format, args...))
+}
+
+// The axe-core harness must be able to fail: an unlabelled field and an
+// image without a text alternative are reported as serious/critical.
+func TestBrowser_A11y_AxeHarnessReportsViolations(t *testing.T) {
+	base := staticServer(t)
+	axe := axeSource(t)
+	ctx := webtest.Chrome(t)
+	open(t, ctx, base+"/#/help")
+	run(t, ctx, `document.querySelector('main').append(Object.assign(document.createElement('input'), {type: 'text'}), document.createElement('img'))`)
+	rec := &errRecorder{TB: t}
+	checkAxe(rec, ctx, axe, "broken page")
+	all := strings.Join(rec.errs, "\n")
+	if !strings.Contains(all, "label") || !strings.Contains(all, "image-alt") {
+		t.Fatalf("axe did not report the unlabelled input and the image without alt:\n%s", all)
+	}
 }
