@@ -31,6 +31,11 @@ func eventWithGuestsFPS(t *testing.T, env *testEnv, n, fps int, opts func(i int)
 		g.waitJoined(t)
 	}
 	t.Cleanup(func() {
+		host.mu.Lock()
+		if host.pub != nil {
+			t.Logf("host pub: %s ice=%s sent=%d", host.pub.ConnectionState(), host.pub.ICEConnectionState(), pub.sent.Load())
+		}
+		host.mu.Unlock()
 		t.Logf("in=%v out=%v dropped=%v switches=%v plis=%v nacks=%v rtx=%v", env.counter("atlas11_sfu_packets_in_total"), env.counter("atlas11_sfu_packets_out_total"),
 			env.counter("atlas11_sfu_packets_dropped_total"), env.counter("atlas11_sfu_layer_switches_total"), env.counter("atlas11_sfu_plis_sent_total"),
 			env.counter("atlas11_sfu_nacks_total"), env.counter("atlas11_sfu_retransmits_total"))
