@@ -16,7 +16,7 @@ import (
 	bbolt "go.etcd.io/bbolt"
 )
 
-func open(t *testing.T, path string) *bolt.DB {
+func open(t testing.TB, path string) *bolt.DB {
 	t.Helper()
 	db, err := bolt.Open(path, bolt.Options{})
 	if err != nil {
