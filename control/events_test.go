@@ -245,3 +245,26 @@ func TestCancelEvent_EVT8_ExpertRefundsAllClientFollowsAPT6(t *testing.T) {
 	wantCode(t, err, "event_not_open")
 	e.checkLedger()
 }
+
+func TestRuntimeSettings_EVT2_OperatorCapPersistsAcrossRestart(t *testing.T) {
+	e := newEnv(t)
+	ex, op := e.expert("Ana"), e.operator()
+	capTen := 10
+	_, err := e.svc.UpdateRuntimeSettings(e.ctx, ex.ID, control.RuntimeSettings{EventCap: &capTen})
+	wantCode(t, err, "role_forbidden")
+	tooBig := 50
+	_, err = e.svc.UpdateRuntimeSettings(e.ctx, op.ID, control.RuntimeSettings{EventCap: &tooBig})
+	wantCode(t, err, "invalid_setting")
+	if _, err := e.svc.UpdateRuntimeSettings(e.ctx, op.ID, control.RuntimeSettings{EventCap: &capTen}); err != nil {
+		t.Fatal(err)
+	}
+	svc, err := control.NewService(control.Config{Store: e.db, Gateway: e.gw, Clock: e.clock,
+		CallSecret: []byte("0123456789abcdef0123456789abcdef")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantEq(t, "cap after restart", svc.Settings().EventCap, 10)
+	_, err = svc.CreateEvent(e.ctx, ex.ID, control.NewEvent{Title: "T", Start: t0.Add(50 * time.Hour),
+		Minutes: 30, PriceCents: 2000, MinParticipants: 1, MaxParticipants: 11})
+	wantCode(t, err, "max_over_cap")
+}
