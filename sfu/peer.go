@@ -18,8 +18,7 @@ func (sess *session) newSub() error {
 		if c == nil {
 			return
 		}
-		init := c.ToJSON()
-		sess.send(ServerMessage{Type: TypeCandidate, PC: PCSub, Candidate: &init})
+		sess.subGate.add(sess, PCSub, c.ToJSON())
 	})
 	sess.mu.Lock()
 	sess.sub, sess.est = pc, est
@@ -91,6 +90,7 @@ func (sess *session) negotiate(iceRestart bool) {
 		sess.pendingRestart = sess.pendingRestart || iceRestart
 		return
 	}
+	sess.subGate.close()
 	offer, err := sess.sub.CreateOffer(&webrtc.OfferOptions{ICERestart: iceRestart})
 	if err == nil {
 		err = sess.sub.SetLocalDescription(offer)
@@ -101,6 +101,7 @@ func (sess *session) negotiate(iceRestart bool) {
 	}
 	sess.awaitingAnswer = true
 	sess.send(ServerMessage{Type: TypeOffer, PC: PCSub, SDP: offer.SDP})
+	sess.subGate.openAfter(sess, PCSub)
 }
 
 func (sess *session) handleAnswer(sdpText string) error {
@@ -142,8 +143,16 @@ func (sess *session) handleCandidate(pc string, c webrtc.ICECandidateInit) error
 			return nil
 		}
 	}
-	if target == nil || target.RemoteDescription() == nil {
-		return Refusef(CodeBadMessage, "candidate before any offer on %q", pc)
+	if pc == PCPub && (target == nil || target.RemoteDescription() == nil) {
+		// Trickled before the offer it belongs to (clients race them): keep a few.
+		if len(sess.pubCands) >= 64 {
+			return Refusef(CodeBadMessage, "too many candidates before an offer")
+		}
+		sess.pubCands = append(sess.pubCands, c)
+		return nil
+	}
+	if target == nil {
+		return Refusef(CodeBadMessage, "no %q connection in this call", pc)
 	}
 	if err := target.AddICECandidate(c); err != nil {
 		return Refusef(CodeBadMessage, "bad candidate: %v", err)
@@ -223,8 +232,7 @@ func (sess *session) handleOffer(sdpText string) error {
 			if c == nil {
 				return
 			}
-			init := c.ToJSON()
-			sess.send(ServerMessage{Type: TypeCandidate, PC: PCPub, Candidate: &init})
+			sess.pubGate.add(sess, PCPub, c.ToJSON())
 		})
 		pc.OnTrack(sess.onTrack)
 		sess.pub = pc
@@ -233,6 +241,11 @@ func (sess *session) handleOffer(sdpText string) error {
 	if err := sess.pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdpText}); err != nil {
 		return Refusef(CodeBadSDP, "offer refused: %v", err)
 	}
+	for _, c := range sess.pubCands {
+		_ = sess.pub.AddICECandidate(c)
+	}
+	sess.pubCands = nil
+	sess.pubGate.close()
 	answer, err := sess.pub.CreateAnswer(nil)
 	if err == nil {
 		err = sess.pub.SetLocalDescription(answer)
@@ -241,6 +254,7 @@ func (sess *session) handleOffer(sdpText string) error {
 		return Refusef(CodeBadSDP, "cannot answer: %v", err)
 	}
 	sess.send(ServerMessage{Type: TypeAnswer, PC: PCPub, SDP: answer.SDP})
+	sess.pubGate.openAfter(sess, PCPub)
 	return nil
 }
 

@@ -52,7 +52,10 @@ type session struct {
 	awaitingAnswer bool
 	pendingNeg     bool
 	pendingRestart bool
-	subCands       []webrtc.ICECandidateInit
+	subCands       []webrtc.ICECandidateInit // client candidates before its answer
+	pubCands       []webrtc.ICECandidateInit // client candidates before its offer
+	pubGate        candGate
+	subGate        candGate
 	maxLayer       int
 }
 
@@ -370,4 +373,40 @@ func (sess *session) writePLI(ssrc uint32) error {
 		return errors.New("no publisher connection")
 	}
 	return pub.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})
+}
+
+// candGate holds the server's ICE candidates for one connection until the SDP
+// they belong to has been queued: a client cannot add a candidate before it
+// has the description, and pion gathers on its own goroutine.
+type candGate struct {
+	mu      sync.Mutex
+	open    bool
+	pending []webrtc.ICECandidateInit
+}
+
+func (g *candGate) close() {
+	g.mu.Lock()
+	g.open = false
+	g.mu.Unlock()
+}
+
+func (g *candGate) add(sess *session, pc string, c webrtc.ICECandidateInit) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.open {
+		g.pending = append(g.pending, c)
+		return
+	}
+	sess.send(ServerMessage{Type: TypeCandidate, PC: pc, Candidate: &c})
+}
+
+// openAfter is called once the SDP message is queued.
+func (g *candGate) openAfter(sess *session, pc string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.open = true
+	for i := range g.pending {
+		sess.send(ServerMessage{Type: TypeCandidate, PC: pc, Candidate: &g.pending[i]})
+	}
+	g.pending = nil
 }

@@ -211,8 +211,8 @@ func TestSignaling_BadInputGetsClearErrors(t *testing.T) {
 		{"SDP without VP8", host, mustJSON(ClientMessage{Type: TypeOffer, PC: PCPub, SDP: h264}), CodeBadSDP},
 		{"EVT-7 guest publishes", guest, mustJSON(ClientMessage{Type: TypeOffer, PC: PCPub, SDP: vp8}), CodeNotAllowed},
 		{"APT-1 video in an audio-only call", audio, mustJSON(ClientMessage{Type: TypeOffer, PC: PCPub, SDP: vp8}), CodeBadSDP},
+		{"event host has no receiving connection", host, `{"type":"candidate","pc":"sub","candidate":{"candidate":"x"}}`, CodeBadMessage},
 		{"answer with no offer", host, `{"type":"answer","pc":"sub","sdp":"v=0"}`, CodeBadMessage},
-		{"candidate before offer", host, `{"type":"candidate","pc":"pub","candidate":{"candidate":"x"}}`, CodeBadMessage},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
