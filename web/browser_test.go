@@ -182,7 +182,10 @@ func axeSource(t testing.TB) string {
 // critical violation (WCAG 2.x A and AA rules).
 func checkAxe(t testing.TB, ctx context.Context, axe, page string) {
 	t.Helper()
-	run(t, ctx, `if (!window.axe) (0, eval)(`+jsString(axe)+`)`)
+	// Inject axe-core once per page: its source is large.
+	if !eval[bool](t, ctx, `!!window.axe`) {
+		run(t, ctx, `(0, eval)(`+jsString(axe)+`)`)
+	}
 	raw := eval[string](t, ctx, `axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}})
 		.then(r => JSON.stringify(r.violations))`)
 	var vs []axeViolation
