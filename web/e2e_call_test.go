@@ -162,6 +162,9 @@ func TestJourney3_EVT6_ExpertLeavesAfterFourMinutesNobodyCharged(t *testing.T) {
 	for i, c := range clients {
 		open(t, c, p.URL+"/#/activity")
 		wantText(t, c, "vous n'êtes pas facturé", "Vous ne payez rien.")
+		if up := eval[string](t, c, `document.querySelector('.activity section').innerText`); strings.Contains(up, "Atelier") {
+			t.Fatalf("the ended event is still listed as upcoming:\n%s", up)
+		}
 		if i == 0 {
 			webtest.Screenshot(t, c, "j3-05-not-charged")
 		}

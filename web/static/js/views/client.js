@@ -176,7 +176,10 @@ export async function activity(app) {
   const details = new Map();
   await Promise.all(ended.map(async (i) => { try { details.set(i.id, await api.booking(i.id)); } catch { /* the item still shows */ } }));
   const t0 = now();
-  const upcoming = items.filter((i) => i.start && new Date(i.end || i.start) > t0 && i.type !== 'claim' && i.type !== 'payout');
+  // Upcoming: still active and not over. The status decides first, since the
+  // platform's clock may run ahead of this browser's (simulation demos).
+  const active = ['confirmed', 'pending_payment', 'scheduled'];
+  const upcoming = items.filter((i) => i.start && active.includes(i.status) && new Date(i.end || i.start) > t0 && i.type !== 'claim' && i.type !== 'payout');
   const rest = items.filter((i) => !upcoming.includes(i));
   const render = (i) => [
     h('h3', {}, t(`activity.type.${i.type}`), (i.type === 'registration' || i.type === 'event') && i.title ? ` · ${i.title}` : ''),
