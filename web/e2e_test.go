@@ -251,6 +251,13 @@ func TestJourney4_APT6_LateCancelChargedThenHalfRefundedByClaim(t *testing.T) {
 	webtest.Screenshot(t, client, "j4-05-claim-resolved")
 	open(t, client, p.URL+"/#/activity")
 	wantText(t, client, "Remboursé", "20,00")
+
+	// LANG-1: the same screens in English, amounts in the English format.
+	open(t, client, p.URL+"/?lang=en#/activity")
+	wantText(t, client, "Recent activity", "Cancelled less than 48 hours before the start", "Refunded", "€20.00")
+	open(t, client, claimURL)
+	wantText(t, client, "Resolved", "Partial refund: €20.00")
+	webtest.Screenshot(t, client, "j4-06-claim-english")
 }
 
 // Journey 5 (CLM-4, CLM-5, CALL-3): the expert declines a claim, the client
