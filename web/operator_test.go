@@ -75,6 +75,20 @@ func TestOperator_CLM6_FlaggedExpertClosedAndCapRaised(t *testing.T) {
 	if e := fieldError(t, ctx, "#cap-form", "event_cap"); e == "" {
 		t.Fatalf("a cap over the media server's maximum shows no error next to the cap:\n%s", pageState(ctx))
 	}
+	// PAY-3: minimum prices change for new bookings.
+	fill(t, ctx, "#settings-form [name=min_video]", "12,00")
+	submit(t, ctx, "#settings-form")
+	waitJS(t, ctx, "settings saved", `document.querySelector('#flash')`)
+	var st struct {
+		MinPrices struct {
+			Video int64 `json:"video"`
+		} `json:"min_prices"`
+	}
+	op.do("GET", "/operator/settings", nil, &st, "")
+	if st.MinPrices.Video != 1200 {
+		t.Fatalf("video minimum after saving 12,00 = %d cents", st.MinPrices.Video)
+	}
+	fill(t, ctx, "#cap-form [name=expert_id]", otherID)
 	fill(t, ctx, "#cap-form [name=event_cap]", "20")
 	submit(t, ctx, "#cap-form")
 	waitJS(t, ctx, "cap saved", `document.getElementById('live').textContent.includes('20')`)

@@ -108,7 +108,8 @@ async function draw(main, view, params) {
   main.removeAttribute('aria-busy');
   drawNav();
   const h1 = main.querySelector('h1');
-  document.title = h1 ? `${h1.textContent} · Atlas11` : 'Atlas11';
+  // The home page is simply "Atlas11"; other screens lead with their heading.
+  document.title = h1 && app.route !== '/' ? `${h1.textContent} · Atlas11` : 'Atlas11';
   // Move focus to the new screen so keyboard and screen reader users follow;
   // on the first screen the page starts at the top, skip link first.
   if (drawn) main.focus({ preventScroll: true });
