@@ -106,4 +106,13 @@ func TestOperator_CLM6_FlaggedExpertClosedAndCapRaised(t *testing.T) {
 	signInUI(t, ex, p.URL, "aline@example.com", "password-expert-1")
 	goHash(t, ex, "/expert/events")
 	wantText(t, ex, fmt.Sprintf("Limite actuelle : %d participants", 20))
+	// The new video minimum (12,00 €) is enforced by the server; its refusal
+	// shows next to the price.
+	goHash(t, ex, "/expert/availability")
+	fill(t, ex, "#slot-form [name=date]", op.now().In(paris).AddDate(0, 0, 3).Format("2006-01-02"))
+	fill(t, ex, "#slot-form [name=price_cents]", "11")
+	submit(t, ex, "#slot-form")
+	if e := fieldError(t, ex, "#slot-form", "price_cents"); !strings.Contains(e, "minimum") {
+		t.Fatalf("a price under the raised minimum: error next to the price = %q\n%s", e, pageState(ex))
+	}
 }
