@@ -180,6 +180,8 @@ func (env *testEnv) counter(name string) float64 {
 					sum += m.Counter.GetValue()
 				case m.Gauge != nil:
 					sum += m.Gauge.GetValue()
+				case m.Histogram != nil:
+					sum += float64(m.Histogram.GetSampleCount())
 				}
 			}
 			return sum
@@ -195,6 +197,8 @@ type clientOpts struct {
 	rembBps   uint64 // send REMB with this cap
 	stuck     bool   // never read media
 	bare      bool   // no NACK, TWCC or reports: the cheapest receiver (49-peer test)
+	ignorePLI bool   // publisher: keyframes only on its own schedule
+	kfFrames  int    // publisher: frames between keyframes (default 2 s)
 }
 
 type client struct {
@@ -220,6 +224,7 @@ type client struct {
 
 type recvStats struct {
 	mu        sync.Mutex
+	firstKey  *bool // whether the first packet started a VP8 keyframe
 	packets   int
 	first     uint16
 	max       uint16
@@ -235,6 +240,10 @@ func (r *recvStats) add(p *rtp.Packet) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s := p.SequenceNumber
+	if r.packets == 0 && r.firstKey == nil {
+		k := vp8KeyframeStart(p.Payload)
+		r.firstKey = &k
+	}
 	if r.packets == 0 {
 		r.first, r.max = s, s
 	} else if int16(s-r.max) > 0 {
@@ -615,7 +624,7 @@ func (c *client) publish(t testing.TB, video, simulcast bool, fps int) *publishe
 					return
 				}
 				for _, pk := range pkts {
-					if _, ok := pk.(*rtcp.PictureLossIndication); ok {
+					if _, ok := pk.(*rtcp.PictureLossIndication); ok && !c.opts.ignorePLI {
 						for i := range p.video {
 							p.keyReq[i].Store(true) // next frame of every layer is a keyframe
 						}
@@ -663,6 +672,10 @@ func (p *publisher) run(fps int) {
 	var aseq uint16
 	buf := make([]byte, 1200)
 	n := 0
+	kfEvery := fps * 2
+	if p.c.opts.kfFrames > 0 {
+		kfEvery = p.c.opts.kfFrames
+	}
 	for {
 		select {
 		case <-p.c.ctx.Done():
@@ -673,7 +686,7 @@ func (p *publisher) run(fps int) {
 		ts := uint32(n) * uint32(90000/fps)
 		for i, tr := range p.video {
 			spec := testLayers[len(testLayers)-len(p.video)+i]
-			kf := n == 1 || n%(fps*2) == 0 || p.keyReq[i].Swap(false)
+			kf := n == 1 || n%kfEvery == 0 || p.keyReq[i].Swap(false)
 			for k := 0; k < spec.packets; k++ {
 				pl := buf[:spec.size]
 				pl[0] = 0x00

@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -191,4 +192,59 @@ func TestStuckSubscriber_CALL2_OthersUnaffected(t *testing.T) {
 		}
 		waitFor(t, 10*time.Second, fmt.Sprintf("subscriber %d on the top layer", i+1), func() bool { return g.lastLayer() == RIDHigh })
 	}
+}
+
+// A late joiner sees video at once: the cached keyframe is replayed, even when
+// the publisher ignores keyframe requests and its next keyframe is far off.
+func TestLateJoiner_CALL2_KeyframeReplayedFromCache(t *testing.T) {
+	env := newTestEnv(t, Config{})
+	env.admit("host", "ev1", "expert", RoleHost, KindEvent, MediaVideo, 49)
+	env.admit("late", "ev1", "late", RoleGuest, KindEvent, MediaVideo, 49)
+	host := dial(t, env, "host", clientOpts{ignorePLI: true, kfFrames: 15 * 3600})
+	host.waitJoined(t)
+	pub := host.publish(t, true, true, 15)
+	waitFor(t, 15*time.Second, "publisher media at the server", func() bool {
+		return env.counter("atlas11_sfu_packets_in_total") > 60 && pub.sent.Load() > 60
+	})
+	late := dial(t, env, "late", clientOpts{})
+	late.waitJoined(t)
+	waitFor(t, 10*time.Second, "late joiner video", func() bool { return late.stats("video").count() > 5 })
+	st := late.stats("video")
+	st.mu.Lock()
+	first := st.firstKey
+	st.mu.Unlock()
+	if first == nil || !*first {
+		t.Fatal("the late joiner's first video packet is not a keyframe start")
+	}
+	if env.counter("atlas11_sfu_join_to_first_packet_seconds") == 0 {
+		t.Error("join-to-first-packet not observed")
+	}
+}
+
+// ICE restart on request: a new offer with new credentials, media keeps flowing.
+func TestICERestart_SubscriberAsksForRestart(t *testing.T) {
+	env := newTestEnv(t, Config{})
+	_, _, guests := eventWithGuests(t, env, 1, nil)
+	g := guests[0]
+	waitFor(t, 15*time.Second, "video", func() bool { return g.stats("video").count() > 20 })
+	g.mu.Lock()
+	before := g.sub.RemoteDescription().SDP
+	g.mu.Unlock()
+	g.send(ClientMessage{Type: TypeRestart})
+	waitFor(t, 10*time.Second, "restarted offer applied", func() bool {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		return iceUfrag(g.sub.RemoteDescription().SDP) != iceUfrag(before)
+	})
+	n := g.stats("video").count()
+	waitFor(t, 10*time.Second, "video after restart", func() bool { return g.stats("video").count() > n+20 })
+}
+
+func iceUfrag(sdpText string) string {
+	for _, line := range strings.Split(sdpText, "\n") {
+		if strings.HasPrefix(line, "a=ice-ufrag:") {
+			return strings.TrimSpace(line)
+		}
+	}
+	return ""
 }
