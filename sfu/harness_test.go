@@ -665,6 +665,14 @@ func (c *client) publish(t testing.TB, video, simulcast bool, fps int) *publishe
 
 func (p *publisher) run(fps int) {
 	defer close(p.stopped)
+	// Like a browser, start encoding once connected: a keyframe sent earlier is lost.
+	for i := 0; i < 1000 && p.pc.ConnectionState() != webrtc.PeerConnectionStateConnected; i++ {
+		select {
+		case <-p.c.ctx.Done():
+			return
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 	frame := time.Second / time.Duration(fps)
 	tk := time.NewTicker(frame)
 	defer tk.Stop()

@@ -202,13 +202,15 @@ func TestLateJoiner_CALL2_KeyframeReplayedFromCache(t *testing.T) {
 	env.admit("late", "ev1", "late", RoleGuest, KindEvent, MediaVideo, 49)
 	host := dial(t, env, "host", clientOpts{ignorePLI: true, kfFrames: 15 * 3600})
 	host.waitJoined(t)
-	pub := host.publish(t, true, true, 15)
+	// 5 frames/s: the replay window (maxReplay packets) covers the whole test
+	// even on a slow machine.
+	pub := host.publish(t, true, true, 5)
 	waitFor(t, 15*time.Second, "publisher media at the server", func() bool {
-		return env.counter("atlas11_sfu_packets_in_total") > 60 && pub.sent.Load() > 60
+		return env.counter("atlas11_sfu_packets_in_total") > 10 && pub.sent.Load() > 10
 	})
 	late := dial(t, env, "late", clientOpts{})
 	late.waitJoined(t)
-	waitFor(t, 10*time.Second, "late joiner video", func() bool { return late.stats("video").count() > 5 })
+	waitFor(t, 10*time.Second, "late joiner video", func() bool { return late.stats("video").count() > 3 })
 	st := late.stats("video")
 	st.mu.Lock()
 	first := st.firstKey
