@@ -195,6 +195,8 @@ async function join(app, root, room, first, ctl) {
     createElement: (tag) => document.createElement(tag),
   };
   const hash = new URLSearchParams({ token: adm.token });
+  // TURN with short-lived credentials, for networks that block direct media.
+  if (adm.ice_servers && adm.ice_servers.length) hash.set('ice', JSON.stringify(adm.ice_servers));
   if (adm.signaling_url) {
     const u = new URL(adm.signaling_url, location.href);
     u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
