@@ -9,6 +9,7 @@ import (
 	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/interceptor/pkg/twcc"
+	"github.com/pion/logging"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
@@ -72,7 +73,7 @@ type apis struct {
 	ccCh chan cc.BandwidthEstimator
 }
 
-func newAPIs(se webrtc.SettingEngine, initialBitrate, maxBitrate int) (*apis, error) {
+func newAPIs(se webrtc.SettingEngine, lf logging.LoggerFactory, initialBitrate, maxBitrate int) (*apis, error) {
 	a := &apis{ccCh: make(chan cc.BandwidthEstimator, 1)}
 
 	pubME, err := newMediaEngine()
@@ -80,17 +81,17 @@ func newAPIs(se webrtc.SettingEngine, initialBitrate, maxBitrate int) (*apis, er
 		return nil, err
 	}
 	pubIR := &interceptor.Registry{}
-	gen, err := nack.NewGeneratorInterceptor()
+	gen, err := nack.NewGeneratorInterceptor(nack.WithGeneratorLoggerFactory(lf))
 	if err != nil {
 		return nil, err
 	}
 	pubIR.Add(gen)
-	rr, err := report.NewReceiverInterceptor()
+	rr, err := report.NewReceiverInterceptor(report.WithReceiverLoggerFactory(lf))
 	if err != nil {
 		return nil, err
 	}
 	pubIR.Add(rr)
-	tw, err := twcc.NewSenderInterceptor()
+	tw, err := twcc.NewSenderInterceptor(twcc.WithLoggerFactory(lf))
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +103,7 @@ func newAPIs(se webrtc.SettingEngine, initialBitrate, maxBitrate int) (*apis, er
 		return nil, err
 	}
 	subIR := &interceptor.Registry{}
-	sr, err := report.NewSenderInterceptor()
+	sr, err := report.NewSenderInterceptor(report.WithSenderLoggerFactory(lf))
 	if err != nil {
 		return nil, err
 	}
@@ -113,6 +114,7 @@ func newAPIs(se webrtc.SettingEngine, initialBitrate, maxBitrate int) (*apis, er
 			gcc.SendSideBWEMaxBitrate(maxBitrate),
 			gcc.SendSideBWEMinBitrate(50_000),
 			gcc.SendSideBWEPacer(gcc.NewNoOpPacer()), // queues are ours; no pacing delay
+			gcc.WithLoggerFactory(lf),
 		)
 	})
 	if err != nil {

@@ -166,8 +166,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		_ = uc.SetReadBuffer(8 << 20)
 		_ = uc.SetWriteBuffer(8 << 20)
 	}
-	s.udpMux = webrtc.NewICEUDPMux(nil, s.udp)
-	se := webrtc.SettingEngine{}
+	lf := pionLogs{log: s.log}
+	s.udpMux = webrtc.NewICEUDPMux(lf.NewLogger("udpmux"), s.udp)
+	se := webrtc.SettingEngine{LoggerFactory: lf}
 	se.SetICEUDPMux(s.udpMux)
 	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
 	if cfg.TCPPort >= 0 {
@@ -176,7 +177,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			_ = s.udp.Close()
 			return nil, fmt.Errorf("sfu: listen ICE-TCP: %w", err)
 		}
-		s.tcpMux = webrtc.NewICETCPMux(nil, s.tcp, 64)
+		s.tcpMux = webrtc.NewICETCPMux(lf.NewLogger("tcpmux"), s.tcp, 64)
 		se.SetICETCPMux(s.tcpMux)
 		networks = append(networks, webrtc.NetworkTypeTCP4, webrtc.NetworkTypeTCP6)
 	}
@@ -193,7 +194,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			return nil, fmt.Errorf("sfu: public IPs: %w", err)
 		}
 	}
-	s.apis, err = newAPIs(se, cfg.InitialBitrate, cfg.MaxBitrate)
+	s.apis, err = newAPIs(se, lf, cfg.InitialBitrate, cfg.MaxBitrate)
 	if err != nil {
 		s.closePorts()
 		return nil, fmt.Errorf("sfu: pion: %w", err)
