@@ -137,7 +137,7 @@ func TestJourney1_ExpertPublishesAvailabilityAndEvent(t *testing.T) {
 	// in another zone (TIME-1): 09:00 Paris reads 03:00 in New York (or
 	// 04:00 around daylight-saving changes), never 09:00.
 	visitor := persona(t, browser, "America/New_York")
-	open(t, visitor, p.URL+"/#/e/claire-martin")
+	open(t, visitor, p.URL+"/e/claire-martin") // the plain shareable link (ACC-2)
 	wantText(t, visitor, "Claire Martin", "Coach en prise de parole", "Atelier : parler en public", "10 place(s) restante(s)", "Audio seulement")
 	slots := eval[string](t, visitor, `document.querySelector('.days').innerText`)
 	if strings.Contains(slots, "09:00–") || !(strings.Contains(slots, "03:00–") || strings.Contains(slots, "04:00–")) {

@@ -6,6 +6,7 @@ import (
 	"embed"
 	"io/fs"
 	"net/http"
+	"strings"
 )
 
 //go:embed all:static
@@ -21,7 +22,15 @@ func FS() fs.FS {
 	return sub
 }
 
-// Handler serves the embedded app.
+// Handler serves the embedded app. An expert's shareable link is a plain
+// path (/e/<slug>, ACC-2): the app's index answers it and routes in the page.
 func Handler() http.Handler {
-	return http.FileServer(http.FS(FS()))
+	files := http.FileServer(http.FS(FS()))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/e/") && !strings.Contains(r.URL.Path[3:], "/") {
+			http.ServeFileFS(w, r, FS(), "index.html")
+			return
+		}
+		files.ServeHTTP(w, r)
+	})
 }

@@ -139,7 +139,7 @@ export async function signUp(app) {
 
 // shareLink is the link an expert gives to clients (ACC-2).
 export function shareLink(slug) {
-  return `${location.origin}/#/e/${encodeURIComponent(slug)}`;
+  return `${location.origin}/e/${encodeURIComponent(slug)}`;
 }
 
 export async function profile(app, { slug }) {
