@@ -7,6 +7,7 @@ import (
 	"atlas11/control"
 )
 
+// APT-2, PAY-1: one client per appointment, charged exactly the price.
 func TestBook_APT2_PAY1_ChargesExactlyThePriceIntoEscrow(t *testing.T) {
 	e := newEnv(t)
 	ex, cl := e.expert("Ana"), e.client("Bob")

@@ -9,6 +9,7 @@ import (
 	"atlas11/control"
 )
 
+// APT-3: of 200 concurrent bookings of one slot, exactly one succeeds.
 func TestBook_APT3_TwoHundredConcurrentBookingsExactlyOne(t *testing.T) {
 	e := newEnv(t)
 	ex := e.expert("Ana")

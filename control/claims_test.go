@@ -74,6 +74,7 @@ func TestClaim_CLM2_Within72hOfEndOrLateCancellation(t *testing.T) {
 	wantCode(t, err, "claim_too_early")
 }
 
+// CLM-3: an expert cannot refund a client who has not opened a claim.
 func TestClaim_CLM3_RefundsOnlyThroughClaims(t *testing.T) {
 	e := newEnv(t)
 	ex, cl := e.expert("Ana"), e.client("Bob")
