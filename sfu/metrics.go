@@ -51,7 +51,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 		forwardLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: ns + "forward_latency_seconds", Help: "Time from a packet's arrival to its send to a subscriber.",
-			Buckets: []float64{50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3},
+			// Fine below 1 ms (the target) and up to seconds, so a loaded host's p99 is
+			// still a number rather than "above the last bucket".
+			Buckets: []float64{10e-6, 25e-6, 50e-6, 100e-6, 200e-6, 350e-6, 500e-6, 750e-6, 1e-3,
+				2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 500e-3, 1, 2.5},
 		}),
 		joinToFirst: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: ns + "join_to_first_packet_seconds", Help: "Time from an accepted join to the first media packet sent to that participant.",
