@@ -226,25 +226,43 @@ func (s *Service) CreateSession(ctx context.Context, userID string) (Session, er
 // session_invalid when unknown or expired, Forbidden account_closed).
 func (s *Service) SessionUser(ctx context.Context, token string) (User, error) {
 	now := s.clock.Now()
+	if token == "" {
+		return User{}, errSessionInvalid()
+	}
+	key := string(sessionKey(token))
+	hit, ok, gen := s.sessions.get(key)
+	if ok && now.Before(hit.expiresAt) {
+		return hit.user, nil
+	}
 	var u User
+	var sess Session
 	err := s.view(func(tx Tx) error {
-		var sess Session
-		ok, err := getJSON(tx, bSessions, string(sessionKey(token)), &sess)
+		ok, err := getJSON(tx, bSessions, key, &sess)
 		if err != nil {
 			return err
 		}
-		if !ok || token == "" || !now.Before(sess.ExpiresAt) {
-			return Errorf(Unauthorized, "session_invalid", "your session has expired, sign in again")
+		if !ok || !now.Before(sess.ExpiresAt) {
+			return errSessionInvalid()
 		}
 		u, err = actor(tx, sess.UserID)
 		return err
 	})
+	if err == nil {
+		s.sessions.put(key, gen, cachedSession{user: u, expiresAt: sess.ExpiresAt})
+	}
 	return u, err
+}
+
+func errSessionInvalid() error {
+	return Errorf(Unauthorized, "session_invalid", "your session has expired, sign in again")
 }
 
 // DeleteSession signs out; deleting an unknown token is not an error.
 func (s *Service) DeleteSession(ctx context.Context, token string) error {
-	return s.update(func(tx Tx) error { return tx.Delete(bSessions, sessionKey(token)) })
+	key := sessionKey(token)
+	err := s.update(func(tx Tx) error { return tx.Delete(bSessions, key) })
+	s.sessions.drop(string(key)) // after the commit, so no read can re-add it
+	return err
 }
 
 // UpdateProfile lets an expert edit their own profile (ACC-2).
@@ -466,6 +484,7 @@ func (s *Service) CloseAccount(ctx context.Context, operatorID, userID string) e
 		}
 		return nil
 	})
+	s.sessions.dropUser(userID) // after the commit: a closed user's sessions fail from now on
 	if err == nil {
 		s.flushOutbox(ctx, fx.outbox)
 	}

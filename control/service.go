@@ -29,6 +29,8 @@ type Service struct {
 	secret  []byte
 	log     *slog.Logger
 
+	sessions *sessionCache
+
 	mu       sync.RWMutex
 	settings Settings // effective: config plus persisted runtime overrides
 }
@@ -55,7 +57,8 @@ func NewService(cfg Config) (*Service, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Service{store: cfg.Store, gateway: cfg.Gateway, clock: cfg.Clock,
-		secret: append([]byte(nil), cfg.CallSecret...), log: cfg.Logger, settings: cfg.Settings}
+		secret: append([]byte(nil), cfg.CallSecret...), log: cfg.Logger, settings: cfg.Settings,
+		sessions: newSessionCache()}
 	if err := s.loadRuntimeSettings(); err != nil {
 		return nil, err
 	}
