@@ -29,6 +29,7 @@ type config struct {
 	Experts      int
 	Clients      int
 	SetupTimeout time.Duration
+	CPUProfile   string
 }
 
 func (c config) validate() error {

@@ -15,6 +15,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"time"
 )
 
@@ -31,6 +32,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
+	}
+	if cfg.CPUProfile != "" {
+		// Profiles the load generator itself, to tell its own cost from the
+		// server's (the server is profiled from outside, e.g. with perf).
+		f, err := os.Create(cfg.CPUProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	res, err := load(ctx, cfg, stderr)
 	if err != nil {
@@ -52,6 +66,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.Experts, "experts", 20, "experts to sign up")
 	fs.IntVar(&c.Clients, "clients", 100, "clients to sign up")
 	fs.DurationVar(&c.SetupTimeout, "setup-timeout", 5*time.Minute, "bound on the setup phase")
+	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of this load generator to the file")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
