@@ -177,6 +177,14 @@ type downTrack struct {
 	done         chan struct{}
 	stopOnce     sync.Once
 	startOnce    sync.Once
+	eg           *egress // drains q; set before Bind
+
+	// guarded by eg.mu
+	egQueued, egRunning, egAgain bool
+	// owned by the egress worker draining the track (one at a time)
+	outSlot            slot
+	outHdr             rtp.Header
+	wroteFirst, errLog bool
 
 	mu        sync.Mutex
 	writer    webrtc.TrackLocalWriter
@@ -262,7 +270,7 @@ func (d *downTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 	d.twcc = twcc
 	d.bound = true
 	d.mu.Unlock()
-	d.startOnce.Do(func() { go d.writeLoop() })
+	d.startOnce.Do(d.start)
 	return *chosen, nil
 }
 
@@ -272,6 +280,15 @@ func (d *downTrack) Unbind(webrtc.TrackLocalContext) error {
 	d.bound = false
 	d.mu.Unlock()
 	return nil
+}
+
+// start hands the queue to the egress workers.
+func (d *downTrack) start() {
+	eg := d.eg
+	d.q.setWake(func() { eg.schedule(d) })
+	if d.q.len() > 0 {
+		eg.schedule(d)
+	}
 }
 
 func (d *downTrack) stop() {
@@ -444,45 +461,45 @@ func (d *downTrack) handleNACK(outSeq uint16, buf []byte, now int64) {
 	}
 }
 
-// writeLoop drains the queue into the peer connection.
-func (d *downTrack) writeLoop() {
-	s := new(slot)
-	var h rtp.Header
-	first, loggedErr := true, false
+// drain writes the queued packets into the peer connection. Called by one egress
+// worker at a time.
+func (d *downTrack) drain() {
+	s, h := &d.outSlot, &d.outHdr
 	for {
 		select {
-		case <-d.q.notify:
 		case <-d.done:
 			return
+		default:
 		}
-		for d.q.pop(s) {
-			d.mu.Lock()
-			w, ssrc, pt, bound := d.writer, d.ssrc, d.pt, d.bound
-			d.mu.Unlock()
-			if !bound || w == nil {
-				continue
+		if !d.q.pop(s) {
+			return
+		}
+		d.mu.Lock()
+		w, ssrc, pt, bound := d.writer, d.ssrc, d.pt, d.bound
+		d.mu.Unlock()
+		if !bound || w == nil {
+			continue
+		}
+		*h = rtp.Header{
+			Version: 2, Marker: s.marker, PayloadType: pt,
+			SequenceNumber: s.seq, Timestamp: s.ts, SSRC: ssrc,
+			Extensions: h.Extensions[:0],
+		}
+		n, err := w.WriteRTP(h, s.buf[:s.n])
+		if err != nil {
+			if !d.errLog {
+				d.errLog = true
+				d.m.log.Debug("sfu: write RTP", "track", d.id, "err", err)
 			}
-			h = rtp.Header{
-				Version: 2, Marker: s.marker, PayloadType: pt,
-				SequenceNumber: s.seq, Timestamp: s.ts, SSRC: ssrc,
-				Extensions: h.Extensions[:0],
-			}
-			n, err := w.WriteRTP(&h, s.buf[:s.n])
-			if err != nil {
-				if !loggedErr {
-					loggedErr = true
-					d.m.log.Debug("sfu: write RTP", "track", d.id, "err", err)
-				}
-				continue
-			}
-			d.m.packetsOut.Inc()
-			d.m.bytesOut.Add(float64(n))
-			d.m.forwardLatency.Observe(float64(time.Now().UnixNano()-s.arrival) / 1e9)
-			if first {
-				first = false
-				if d.onFirst != nil {
-					d.onFirst()
-				}
+			continue
+		}
+		d.m.packetsOut.Inc()
+		d.m.bytesOut.Add(float64(n))
+		d.m.forwardLatency.Observe(float64(time.Now().UnixNano()-s.arrival) / 1e9)
+		if !d.wroteFirst {
+			d.wroteFirst = true
+			if d.onFirst != nil {
+				d.onFirst()
 			}
 		}
 	}

@@ -52,7 +52,10 @@ func bindTest(d *downTrack, w webrtc.TrackLocalWriter) {
 	d.mu.Lock()
 	d.writer, d.ssrc, d.pt, d.clockRate, d.bound = w, 1234, 96, 90000, true
 	d.mu.Unlock()
-	d.startOnce.Do(func() { go d.writeLoop() })
+	if d.eg == nil {
+		d.eg = newEgress(nil, 1) // its own worker: a stalled fake writer stalls only d
+	}
+	d.startOnce.Do(d.start)
 }
 
 // vp8Packet builds a raw RTP packet with a VP8 payload.

@@ -39,6 +39,7 @@ func (sess *session) addDown(src *source) {
 	}
 	d := newDownTrack(src, src.owner, size, sess.s.m, sess.markFirstPacket)
 	d.maxLayer = sess.maxLayer
+	d.eg = sess.s.eg
 	tr, err := sess.sub.AddTransceiverFromTrack(d, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
 	if err != nil {
 		sess.mu.Unlock()

@@ -114,14 +114,14 @@ type queue struct {
 	head   int
 	count  int
 	closed bool
-	notify chan struct{}
+	wake   func() // called after each accepted push, outside the lock
 }
 
 func newQueue(size int) *queue {
 	if size < 4 {
 		size = 4
 	}
-	return &queue{slots: make([]slot, size), notify: make(chan struct{}, 1)}
+	return &queue{slots: make([]slot, size)}
 }
 
 func (q *queue) push(seq uint16, ts uint32, marker bool, payload []byte, arrival int64) bool {
@@ -137,10 +137,10 @@ func (q *queue) push(seq uint16, ts uint32, marker bool, payload []byte, arrival
 	s.seq, s.ts, s.marker, s.arrival = seq, ts, marker, arrival
 	s.n = uint16(copy(s.buf[:], payload))
 	q.count++
+	wake := q.wake
 	q.mu.Unlock()
-	select {
-	case q.notify <- struct{}{}:
-	default:
+	if wake != nil {
+		wake()
 	}
 	return true
 }
@@ -171,8 +171,10 @@ func (q *queue) close() {
 	q.closed = true
 	q.count = 0
 	q.mu.Unlock()
-	select {
-	case q.notify <- struct{}{}:
-	default:
-	}
+}
+
+func (q *queue) setWake(f func()) {
+	q.mu.Lock()
+	q.wake = f
+	q.mu.Unlock()
 }

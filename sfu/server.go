@@ -123,6 +123,7 @@ type Server struct {
 	udp    net.PacketConn
 	tcp    net.Listener
 	udpMux ice.UDPMux
+	eg     *egress
 	tcpMux ice.TCPMux
 
 	mu      sync.Mutex
@@ -167,7 +168,14 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		_ = uc.SetWriteBuffer(8 << 20)
 	}
 	lf := pionLogs{log: s.log}
-	s.udpMux = webrtc.NewICEUDPMux(lf.NewLogger("udpmux"), s.udp)
+	muxConn := s.udp
+	var bc *batchConn
+	if uc, ok := s.udp.(*net.UDPConn); ok {
+		bc = newBatchConn(uc)
+		muxConn = bc
+	}
+	s.eg = newEgress(bc, egressWorkers)
+	s.udpMux = webrtc.NewICEUDPMux(lf.NewLogger("udpmux"), muxConn)
 	se := webrtc.SettingEngine{LoggerFactory: lf}
 	se.SetICEUDPMux(s.udpMux)
 	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
@@ -217,6 +225,9 @@ func (s *Server) TCPAddr() net.Addr {
 func (s *Server) Handler() http.Handler { return s }
 
 func (s *Server) closePorts() {
+	if s.eg != nil {
+		s.eg.close()
+	}
 	if s.udpMux != nil {
 		_ = s.udpMux.Close()
 	}

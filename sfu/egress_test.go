@@ -1,0 +1,113 @@
+package sfu
+
+import (
+	"net"
+	"net/netip"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Tracks share a few egress workers: one whose writer blocks (a stalled peer)
+// must not hold back the others, and every packet of the healthy ones arrives
+// in order.
+func TestEgress_CALL2_BlockedWriterDoesNotStallOthers(t *testing.T) {
+	m := testMetrics(t)
+	var plis atomic.Int64
+	src := videoSource(m, &plis)
+	eg := newEgress(nil, egressWorkers)
+	t.Cleanup(eg.close)
+	stuckW := &fakeWriter{block: make(chan struct{})}
+	t.Cleanup(func() { close(stuckW.block) })
+	var healthy []*fakeWriter
+	for i := 0; i < 8; i++ {
+		w := &fakeWriter{}
+		if i > 0 {
+			w.seqs = []uint16{}
+			healthy = append(healthy, w)
+		} else {
+			w = stuckW
+		}
+		d := newDownTrack(src, "expert", 64, m, nil)
+		d.target = 2
+		d.eg = eg
+		src.addDown(d)
+		t.Cleanup(d.stop)
+		bindTest(d, w)
+	}
+	l := src.layers[2].Load()
+	buf := make([]byte, 1500)
+	const n = 1500
+	for i := 0; i < n; i++ {
+		src.handlePacket(l, vp8Packet(buf, uint16(i), uint32(i/3)*3000, i == 0, 800), time.Now().UnixNano())
+		if i%32 == 31 { // paced: healthy subscribers keep up
+			waitFor(t, 5*time.Second, "healthy subscribers drain", func() bool {
+				for _, w := range healthy {
+					if w.n.Load() < int64(i+1) {
+						return false
+					}
+				}
+				return true
+			})
+		}
+	}
+	waitFor(t, 5*time.Second, "every healthy subscriber gets every packet", func() bool {
+		for _, w := range healthy {
+			if w.n.Load() != n {
+				return false
+			}
+		}
+		return true
+	})
+	for _, w := range healthy {
+		w.mu.Lock()
+		for i := 1; i < len(w.seqs); i++ {
+			if w.seqs[i] != w.seqs[i-1]+1 {
+				w.mu.Unlock()
+				t.Fatalf("egress sequence jumps from %d to %d", w.seqs[i-1], w.seqs[i])
+			}
+		}
+		w.mu.Unlock()
+	}
+}
+
+// Datagrams gathered during an egress pass all reach the peer, in order, once
+// the pass ends; outside a pass they go at once.
+func TestEgress_BatchedDatagramsAllArrive(t *testing.T) {
+	srv, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBatchConn(srv)
+	t.Cleanup(func() { _ = b.Close() })
+	peer, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = peer.Close() })
+	_ = peer.SetReadBuffer(1 << 20)
+	to := peer.LocalAddr().(*net.UDPAddr).AddrPort()
+	to = netip.AddrPortFrom(netip.AddrFrom16(to.Addr().As16()), to.Port()) // v4-mapped, as a dual-stack socket reports it
+	const n = 3*batchMax + 5
+	b.begin()
+	for i := 0; i < n; i++ {
+		if _, err := b.WriteToAddrPort([]byte{byte(i), byte(i >> 8)}, to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.end()
+	if _, err := b.WriteToAddrPort([]byte{byte(n), byte(n >> 8)}, to); err != nil {
+		t.Fatal(err)
+	}
+	_ = peer.SetReadDeadline(time.Now().Add(5 * time.Second))
+	p := make([]byte, 64)
+	for i := 0; i <= n; i++ {
+		k, _, err := peer.ReadFromUDPAddrPort(p)
+		if err != nil {
+			t.Fatalf("datagram %d of %d: %v", i, n+1, err)
+		}
+		if k != 2 || int(p[0])|int(p[1])<<8 != i {
+			t.Fatalf("datagram %d: got % x", i, p[:k])
+		}
+	}
+}
