@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 )
@@ -329,4 +330,49 @@ func lastPayoutDate(st Settings, now time.Time) time.Time {
 		}
 	}
 	return time.Time{}
+}
+
+// PayoutRuns lists every payout, grouped by run date (newest run first), for
+// operators watching the twice-monthly runs (PAY-6). At most limit payouts
+// are returned, newest first.
+func (s *Service) PayoutRuns(ctx context.Context, operatorID string, limit int) ([]PayoutRun, error) {
+	if limit <= 0 || limit > 5000 {
+		limit = 5000
+	}
+	var all []Payout
+	err := s.view(func(tx Tx) error {
+		if _, err := actor(tx, operatorID, RoleOperator); err != nil {
+			return err
+		}
+		return tx.Scan(bPayouts, nil, nil, func(k, v []byte) error {
+			var p Payout
+			if ok, err := getJSON(tx, bPayouts, string(k), &p); err != nil || !ok {
+				return err
+			}
+			all = append(all, p)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(all, func(i, j int) bool {
+		if all[i].RunDate != all[j].RunDate {
+			return all[i].RunDate > all[j].RunDate
+		}
+		return all[i].ExpertID < all[j].ExpertID
+	})
+	if len(all) > limit {
+		all = all[:limit]
+	}
+	runs := []PayoutRun{}
+	for _, p := range all {
+		if n := len(runs); n == 0 || runs[n-1].RunDate != p.RunDate {
+			runs = append(runs, PayoutRun{RunDate: p.RunDate})
+		}
+		r := &runs[len(runs)-1]
+		r.Payouts = append(r.Payouts, p)
+		r.TotalCents += p.AmountCents
+	}
+	return runs, nil
 }

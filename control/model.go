@@ -421,6 +421,13 @@ type Payout struct {
 	GatewayID   string    `json:"gateway_id,omitempty"`
 }
 
+// PayoutRun is one payout day's payouts (PAY-6).
+type PayoutRun struct {
+	RunDate    string   `json:"run_date"` // platform-local date, YYYY-MM-DD
+	TotalCents int64    `json:"total_cents"`
+	Payouts    []Payout `json:"payouts"`
+}
+
 // Flag tells operators an expert's claims escalate too often (CLM-6).
 type Flag struct {
 	ExpertID    string    `json:"expert_id"`

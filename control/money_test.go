@@ -125,6 +125,19 @@ func TestPayout_PAY6_FirstAndSixteenthThresholdBillingRollover(t *testing.T) {
 	}
 	wantEq(t, "payouts listed", len(list), 1)
 	wantEq(t, "run date", list[0].RunDate, "2026-02-01")
+	// Operators see the runs, newest first, each with its total.
+	runs, err := e.svc.PayoutRuns(e.ctx, e.operator().ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantEq(t, "runs", len(runs), 2)
+	wantEq(t, "newest run", runs[0].RunDate, "2026-02-01")
+	wantEq(t, "newest run total", runs[0].TotalCents, 5400)
+	wantEq(t, "older run", runs[1].RunDate, "2026-01-16")
+	wantEq(t, "older run expert", runs[1].Payouts[0].ExpertID, rich.ID)
+	if _, err := e.svc.PayoutRuns(e.ctx, rich.ID, 0); control.ErrorKind(err) != control.Forbidden {
+		t.Fatalf("an expert listed every payout run: %v", err)
+	}
 	e.checkLedger()
 }
 

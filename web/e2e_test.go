@@ -354,6 +354,9 @@ func TestJourney5_CLM5_EscalatedClaimDecidedWithPresenceEvidence(t *testing.T) {
 	// The other operator screens.
 	for _, route := range []string{"/operator/flags", "/operator/payouts", "/operator/settings"} {
 		goHash(t, opc, route)
+		if route == "/operator/payouts" {
+			wantText(t, opc, "Versements effectués") // the runs list (PAY-6)
+		}
 		checkAxe(t, opc, axe, "operator "+route)
 		webtest.Screenshot(t, opc, "j5-"+strings.ReplaceAll(strings.TrimPrefix(route, "/"), "/", "-"))
 	}

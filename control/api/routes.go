@@ -137,6 +137,8 @@ func routes() []route {
 			Access: operator, Resp: control.ExpertProfile{}, Status: http.StatusOK, Handle: (*server).expertProfile},
 		{Method: "PUT", Path: "/operator/experts/:id/event-cap", ID: "setEventCap", Summary: "Raise or lower one expert's event cap, never above the media server's limit (EVT-2)",
 			Access: operator, Body: eventCapReq{}, Status: http.StatusNoContent, Handle: (*server).setEventCap},
+		{Method: "GET", Path: "/operator/payouts", ID: "payoutRuns", Summary: "Every payout run, newest first, with its payouts and total (PAY-6)",
+			Access: operator, Resp: []control.PayoutRun{}, Status: http.StatusOK, Handle: (*server).payoutRuns},
 		{Method: "GET", Path: "/settings", ID: "publicSettings", Summary: "The rules' current values (minimum prices, cap, windows, payout days, support address), for the screens",
 			Access: public, Resp: control.Settings{}, Status: http.StatusOK, Handle: (*server).settings},
 		{Method: "GET", Path: "/operator/settings", ID: "settings", Summary: "Effective settings",

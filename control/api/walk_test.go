@@ -109,6 +109,7 @@ func TestOpenAPI_EveryRouteAnswersItsDocumentedShape(t *testing.T) {
 	op.get("/operator/flags").want(http.StatusOK)
 	op.get("/operator/settings").want(http.StatusOK)
 	e.anon().get("/settings").want(http.StatusOK)
+	op.get("/operator/payouts").want(http.StatusOK)
 	op.do("PATCH", "/operator/settings", map[string]any{"event_cap": 40}).want(http.StatusOK)
 	op.do("PUT", "/operator/experts/"+ex.id+"/event-cap", map[string]any{"event_cap": 45}).want(http.StatusNoContent)
 	op.get("/operator/experts/" + ex.id + "/profile").want(http.StatusOK)

@@ -98,6 +98,7 @@ export const api = {
   // money (PAY-1..7)
   earnings: (ref) => get(`/experts/${enc(ref)}/earnings`),
   payouts: (ref) => get(`/experts/${enc(ref)}/payouts`),
+  payoutRuns: () => get('/operator/payouts'),
 
   // operator
   flags: () => get('/operator/flags'),

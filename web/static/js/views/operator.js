@@ -94,9 +94,16 @@ export async function payouts() {
       } catch (err) { showError(form, err); }
     });
   } }, formError(), field(t('op.expert.id'), input('expert_id', { type: 'text', autocomplete: 'off' })), h('button', { type: 'submit' }, t('op.payouts.show')));
+  let runs;
+  try { runs = await api.payoutRuns(); } catch (err) { runs = err; }
+  const runList = runs instanceof Error || !Array.isArray(runs) ? loadError(runs) : list(runs, (r) => [
+    h('h3', {}, t('op.payouts.run', { date: r.run_date, count: r.payouts.length, total: money(r.total_cents, s.currency) })),
+    h('ul', {}, ...r.payouts.map((p) => h('li', {}, p.expert_id, ' · ', money(p.amount_cents, s.currency), ' · ', when(p.at))))],
+  t('op.payouts.runs.none'));
   return h('div', {},
     h('h1', {}, t('op.payouts.title')),
     h('p', { class: 'lead' }, t('op.payouts.lead', { days: s.payout_days.join(t('common.and')), tz: s.platform_time_zone, threshold: money(s.payout_threshold_cents, s.currency) })),
+    section(t('op.payouts.runs'), 2, h('div', { id: 'payout-runs' }, runList)),
     section(t('op.payouts.expert'), 2, form, out));
 }
 
