@@ -195,6 +195,7 @@ type downTrack struct {
 	twcc      bool
 
 	cur, target, maxLayer int
+	startLow              bool // nothing sent yet and the target cannot be replayed
 	reported              int
 	started               bool
 	seqOff                uint16
@@ -309,11 +310,26 @@ func (d *downTrack) forward(l *layer, h *rtpHeader, payload []byte, kf bool, now
 	switch {
 	case d.cur != l.idx:
 		if l.idx != d.target {
+			if d.cur < 0 && d.startLow && l.idx < d.target {
+				// The target layer's keyframe is too old to replay: show a lower
+				// layer at once (its cached keyframe, or this one) and move up at
+				// the target's next keyframe rather than wait for it.
+				if kf {
+					d.switchLocked(l.idx, h.seq, h.ts, now)
+					break
+				}
+				if d.replayLocked(l, h.seq, now) {
+					break
+				}
+			}
 			return
 		}
 		if !kf {
 			if d.cur < 0 && d.replayLocked(l, h.seq, now) {
 				break // the cached keyframe and what followed are queued; go on live
+			}
+			if d.cur < 0 {
+				d.startLow = true
 			}
 			d.src.requestKeyframe(l.idx, now)
 			return
@@ -461,6 +477,18 @@ func (d *downTrack) handleNACK(outSeq uint16, buf []byte, now int64) {
 	}
 }
 
+// restart forgets what was sent before the subscriber could receive it, so the
+// next packet starts the stream at a keyframe (replayed from the cache).
+func (d *downTrack) restart() {
+	d.mu.Lock()
+	if !d.wroteFirst && d.src.kind == webrtc.RTPCodecTypeVideo {
+		d.cur, d.started, d.dropping, d.startLow = -1, false, false, false
+		d.hasKeyOut, d.histN = false, 0
+		d.q.clear()
+	}
+	d.mu.Unlock()
+}
+
 // drain writes the queued packets into the peer connection. Called by one egress
 // worker at a time.
 func (d *downTrack) drain() {
@@ -486,6 +514,13 @@ func (d *downTrack) drain() {
 			Extensions: h.Extensions[:0],
 		}
 		n, err := w.WriteRTP(h, s.buf[:s.n])
+		if n == 0 && err == nil {
+			// pion drops packets silently until the connection's SRTP keys exist
+			// (a track bound by a renegotiation that beat the DTLS handshake).
+			// The subscriber got nothing: start again from a keyframe.
+			d.restart()
+			continue
+		}
 		if err != nil {
 			if !d.errLog {
 				d.errLog = true

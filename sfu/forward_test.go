@@ -300,3 +300,111 @@ func counterValue(c prometheus.Counter) float64 {
 	}
 	return m.GetCounter().GetValue()
 }
+
+// A late joiner whose target layer's last keyframe is too old to replay starts
+// at once on a lower layer's cached keyframe, then moves up at the target's
+// next keyframe, in one continuous stream.
+func TestForward_CALL2_LateJoinerStartsLowWhenTopKeyframeIsOld(t *testing.T) {
+	m := testMetrics(t)
+	var plis atomic.Int64
+	src := videoSource(m, &plis)
+	buf := make([]byte, 1500)
+	now := time.Now().UnixNano()
+	// 100 frames: layer 0 one packet per frame, layer 2 four; keyframe at frame 0 only.
+	seq := [3]uint16{}
+	frame := func(f int, kf bool) {
+		for li, per := range [3]int{1, 2, 4} {
+			for k := 0; k < per; k++ {
+				src.handlePacket(src.layers[li].Load(), vp8Packet(buf, seq[li], uint32(f)*3000, kf && k == 0, 500), now+int64(f)*int64(33*time.Millisecond))
+				seq[li]++
+			}
+		}
+	}
+	for f := 0; f < 100; f++ {
+		frame(f, f == 0)
+	}
+	w := &fakeWriter{seqs: []uint16{}}
+	d := newDownTrack(src, "expert", 1024, m, nil)
+	d.target = 2
+	src.addDown(d)
+	bindTest(d, w)
+	t.Cleanup(d.stop)
+	frame(100, false) // the top layer cannot be replayed: a keyframe is asked
+	frame(101, false)
+	waitFor(t, 5*time.Second, "the lower layer's replay", func() bool { return w.n.Load() >= 100 })
+	d.mu.Lock()
+	cur := d.cur
+	d.mu.Unlock()
+	if cur != 0 {
+		t.Fatalf("late joiner on layer %d, want the replayable layer 0", cur)
+	}
+	frame(102, true)
+	frame(103, false)
+	waitFor(t, 5*time.Second, "the top layer", func() bool { return w.n.Load() >= 110 })
+	d.mu.Lock()
+	cur = d.cur
+	d.mu.Unlock()
+	if cur != 2 {
+		t.Fatalf("late joiner on layer %d after the top layer's keyframe, want 2", cur)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for i := 1; i < len(w.seqs); i++ {
+		if w.seqs[i] != w.seqs[i-1]+1 {
+			t.Fatalf("sequence gap %d -> %d", w.seqs[i-1], w.seqs[i])
+		}
+	}
+}
+
+// notReadyWriter drops the first writes the way pion does before SRTP is up:
+// (0, nil). Then it records whether each packet starts a VP8 keyframe.
+type notReadyWriter struct {
+	mu      sync.Mutex
+	dropN   int
+	keys    []bool
+	written atomic.Int64
+}
+
+func (w *notReadyWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.dropN > 0 {
+		w.dropN--
+		return 0, nil
+	}
+	w.keys = append(w.keys, vp8KeyframeStart(payload))
+	w.written.Add(1)
+	return 12 + len(payload), nil
+}
+
+func (w *notReadyWriter) Write(b []byte) (int, error) { return len(b), nil }
+
+// Packets written before the connection can carry them are silently dropped
+// by pion: the subscriber's stream then starts again at a keyframe instead of
+// decoding from the middle of a frame (first frame waited for the next keyframe).
+func TestForward_CALL2_StreamRestartsAtKeyframeWhenTransportNotReady(t *testing.T) {
+	m := testMetrics(t)
+	var plis atomic.Int64
+	src := videoSource(m, &plis)
+	buf := make([]byte, 1500)
+	l := src.layers[2].Load()
+	for i := 0; i < 20; i++ {
+		src.handlePacket(l, vp8Packet(buf, uint16(i), uint32(i/2)*3000, i == 0, 500), time.Now().UnixNano())
+	}
+	w := &notReadyWriter{dropN: 5}
+	d := newDownTrack(src, "expert", 1024, m, nil)
+	d.target = 2
+	src.addDown(d)
+	bindTest(d, w)
+	t.Cleanup(d.stop)
+	for i := 20; i < 60; i++ {
+		src.handlePacket(l, vp8Packet(buf, uint16(i), uint32(i/2)*3000, false, 500), time.Now().UnixNano())
+		time.Sleep(time.Millisecond) // let the writer see the drops between packets
+	}
+	waitFor(t, 5*time.Second, "packets written", func() bool { return w.written.Load() > 0 })
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.keys[0] {
+		t.Fatal("the first packet the subscriber received does not start a keyframe")
+	}
+}

@@ -173,6 +173,13 @@ func (q *queue) close() {
 	q.mu.Unlock()
 }
 
+// clear drops every queued packet.
+func (q *queue) clear() {
+	q.mu.Lock()
+	q.head, q.count = 0, 0
+	q.mu.Unlock()
+}
+
 func (q *queue) setWake(f func()) {
 	q.mu.Lock()
 	q.wake = f
