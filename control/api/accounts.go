@@ -45,11 +45,14 @@ type userView struct {
 type meView struct {
 	User         userView `json:"user"`
 	SupportEmail string   `json:"support_email"` // CLM-5
+	// Now is the platform's time, which --clock=sim sets apart from the
+	// browser's: screens judge deadlines (APT-6, CLM-2) on it.
+	Now time.Time `json:"now"`
 }
 
 func (s *server) meOf(u control.User) meView {
 	return meView{User: userView{ID: u.ID, Email: u.Email, Name: u.Name, Role: u.Role, Locale: u.Locale,
-		TimeZone: u.TimeZone, Closed: u.Closed, CreatedAt: u.CreatedAt}, SupportEmail: s.support}
+		TimeZone: u.TimeZone, Closed: u.Closed, CreatedAt: u.CreatedAt}, SupportEmail: s.support, Now: s.svc.Clock().Now()}
 }
 
 func normalizeEmail(e string) string { return strings.ToLower(strings.TrimSpace(e)) }

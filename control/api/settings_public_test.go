@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"testing"
+	"time"
 
 	"atlas11/control"
 )
@@ -22,5 +23,20 @@ func TestSettings_PAY3_EVT2_PublicSettingsFollowOperatorChanges(t *testing.T) {
 	e.anon().get("/settings").want(http.StatusOK).decode(&after)
 	if after.MinPrices.Video != 2500 {
 		t.Fatalf("public settings did not follow the operator: %+v", after.MinPrices)
+	}
+}
+
+// APT-6, CLM-2: deadlines are judged on the platform's clock, which the
+// simulation clock sets apart from the browser's; /me tells the screens.
+func TestMe_APT6_CarriesThePlatformsNow(t *testing.T) {
+	e := newEnv(t)
+	u := e.signUp(control.RoleClient)
+	e.clock.Advance(50 * time.Hour)
+	var me struct {
+		Now time.Time `json:"now"`
+	}
+	u.get("/me").want(http.StatusOK).decode(&me)
+	if !me.Now.Equal(e.clock.Now()) {
+		t.Fatalf("/me now = %v, platform now = %v", me.Now, e.clock.Now())
 	}
 }
