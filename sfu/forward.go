@@ -207,11 +207,7 @@ type downTrack struct {
 	dropping              bool
 	lastKeyOut            uint16
 	hasKeyOut             bool
-	lastDown              int64 // when the target last went down
-	probeHold             time.Duration
-	lastUp                int64
-	probeUntil            int64 // end of the current up-probe
-	probeBudget           int64 // estimate when the probe started
+	sel                   selectorState // the layer selector's own state (selector.go)
 	hist                  [8]switchRecord
 	histN                 int
 	rtx                   [64]struct {
@@ -224,7 +220,7 @@ func newDownTrack(src *source, streamID string, queueSize int, m *metrics, onFir
 	d := &downTrack{
 		id: src.id, streamID: streamID, src: src, m: m, q: newQueue(queueSize),
 		onFirst: onFirst, done: make(chan struct{}),
-		cur: -1, target: -1, maxLayer: 2, reported: -1, probeHold: 4 * time.Second,
+		cur: -1, target: -1, maxLayer: 2, reported: -1, sel: newSelectorState(),
 	}
 	if src.kind == webrtc.RTPCodecTypeAudio {
 		d.target = 0

@@ -18,6 +18,18 @@ const (
 	probeWindow  = 3 * time.Second // how long a probe may wait for the estimate to rise
 )
 
+// selectorState is one subscriber track's layer-selector state, guarded by the
+// downTrack's mu.
+type selectorState struct {
+	lastDown    int64 // when the target last went down
+	probeHold   time.Duration
+	lastUp      int64
+	probeUntil  int64 // end of the current up-probe
+	probeBudget int64 // estimate when the probe started
+}
+
+func newSelectorState() selectorState { return selectorState{probeHold: minProbeHold} }
+
 // budget is the estimated bandwidth for this subscriber, in bps, and whether it
 // comes from TWCC (GCC), which cannot rise far above what is sent.
 func (sess *session) budget() int64 {
@@ -105,13 +117,13 @@ func (d *downTrack) selectLayer(budget int64, gcc bool, now int64) {
 	if fit < 0 {
 		return // no layer yet
 	}
-	if now < d.probeUntil {
+	if now < d.sel.probeUntil {
 		// Probing: the estimate needs a moment to rise with what is sent. Only a
 		// falling estimate (congestion) ends the probe early.
-		if budget < d.probeBudget*85/100 {
-			d.probeUntil = 0
-			d.probeHold = min(2*d.probeHold, maxProbeHold)
-			d.lastDown = now
+		if budget < d.sel.probeBudget*85/100 {
+			d.sel.probeUntil = 0
+			d.sel.probeHold = min(2*d.sel.probeHold, maxProbeHold)
+			d.sel.lastDown = now
 			d.target = fit
 		}
 		if d.cur != d.target {
@@ -125,33 +137,33 @@ func (d *downTrack) selectLayer(budget int64, gcc bool, now int64) {
 		t = fit
 	case fit < t:
 		t = fit
-		if now-d.lastUp < int64(probeWindow+2*time.Second) { // a failed probe: wait longer next time
-			d.probeHold = min(2*d.probeHold, maxProbeHold)
+		if now-d.sel.lastUp < int64(probeWindow+2*time.Second) { // a failed probe: wait longer next time
+			d.sel.probeHold = min(2*d.sel.probeHold, maxProbeHold)
 		}
-		d.lastDown = now
-	case fit > t && now-d.lastDown >= int64(upHold):
+		d.sel.lastDown = now
+	case fit > t && now-d.sel.lastDown >= int64(upHold):
 		for i := fit; i > t; i-- {
 			if present[i] && rates[i]*5/4 <= budget {
 				t = i
-				d.lastUp = now
+				d.sel.lastUp = now
 				break
 			}
 		}
 	}
-	if t == d.target && gcc && now-d.lastDown >= int64(d.probeHold) && now-d.lastUp >= int64(d.probeHold) {
+	if t == d.target && gcc && now-d.sel.lastDown >= int64(d.sel.probeHold) && now-d.sel.lastUp >= int64(d.sel.probeHold) {
 		// GCC never estimates far above what is sent (1.5x), so a subscriber on a
 		// low layer cannot show headroom for the next one. When the estimate sits
 		// at that ceiling (no congestion), try one layer up; a fall back doubles
 		// the wait before the next try.
 		if next := nextPresent(present, t, d.maxLayer); next > t && budget*10 >= rates[t]*14 {
 			t = next
-			d.lastUp = now
-			d.probeUntil = now + int64(probeWindow)
-			d.probeBudget = budget
+			d.sel.lastUp = now
+			d.sel.probeUntil = now + int64(probeWindow)
+			d.sel.probeBudget = budget
 		}
 	}
-	if now-d.lastUp > int64(10*time.Second) && d.lastDown < d.lastUp {
-		d.probeHold = minProbeHold
+	if now-d.sel.lastUp > int64(10*time.Second) && d.sel.lastDown < d.sel.lastUp {
+		d.sel.probeHold = minProbeHold
 	}
 	d.target = t
 	if d.cur != t {

@@ -53,7 +53,7 @@ func TestSelector_CALL2_DownFastUpWithHeadroomNoOscillation(t *testing.T) {
 	}
 	// Enough headroom, but inside the hold after a down switch: stay.
 	d.mu.Lock()
-	d.lastDown = now
+	d.sel.lastDown = now
 	d.mu.Unlock()
 	if got := step(5_000_000, time.Second); got != 0 {
 		t.Fatalf("within hold: layer %d, want 0", got)
@@ -99,7 +99,7 @@ func TestSelector_CALL2_GCCProbesUpAfterCapLifts(t *testing.T) {
 	rates := [3]int64{150_000, 500_000, 1_500_000}
 	d, _ := selectorTrack(t, rates, now)
 	d.target = 0
-	d.lastDown = now
+	d.sel.lastDown = now
 	tick := func(budget int64) {
 		now += int64(250 * time.Millisecond)
 		for i := 0; i < 3; i++ {
@@ -118,7 +118,7 @@ func TestSelector_CALL2_GCCProbesUpAfterCapLifts(t *testing.T) {
 	}
 	if d.target != 1 {
 		t.Fatalf("no probe up after the hold: layer %d (lastDown %v ago, lastUp %v ago, hold %v)", d.target,
-			time.Duration(now-d.lastDown), time.Duration(now-d.lastUp), d.probeHold)
+			time.Duration(now-d.sel.lastDown), time.Duration(now-d.sel.lastUp), d.sel.probeHold)
 	}
 	for i := 0; i < 4; i++ { // the estimate has not risen yet: the probe waits
 		tick(230_000)
@@ -127,8 +127,8 @@ func TestSelector_CALL2_GCCProbesUpAfterCapLifts(t *testing.T) {
 		t.Fatalf("probe abandoned before the estimate could rise")
 	}
 	tick(180_000) // the estimate falls: congestion, the probe failed
-	if d.target != 0 || d.probeHold != 2*minProbeHold {
-		t.Fatalf("failed probe: layer %d, hold %v", d.target, d.probeHold)
+	if d.target != 0 || d.sel.probeHold != 2*minProbeHold {
+		t.Fatalf("failed probe: layer %d, hold %v", d.target, d.sel.probeHold)
 	}
 	// A probe that succeeds: the estimate rises with the middle layer.
 	for i := 0; i < 40 && d.target == 0; i++ {
