@@ -1,23 +1,20 @@
 package sfu
 
 import (
-	"net"
-	"net/netip"
 	"sync"
-
-	"golang.org/x/net/ipv4"
-
-	"atlas11/sfu/packetcache"
 )
 
-// egressWorkers is how many goroutines drain all subscriber queues. One goroutine
-// per subscriber track woke once per packet (49 wake-ups per published packet);
-// a few shared workers drain whatever is pending in one pass. More than one, so a
+// egressWorkers is how many goroutines drain the subscriber queues that cannot be
+// written inline (ICE-TCP peers, whose writes may block). More than one, so a
 // writer that blocks (a stalled ICE-TCP peer) leaves the others working.
 const egressWorkers = 4
 
-// egress schedules subscriber tracks with queued packets onto the workers and,
-// around each pass, lets the media socket batch the datagrams (sendmmsg).
+// egress drains subscriber queues. A subscriber reached over UDP is drained
+// inline, on the goroutine that queued the packet (the publisher's reader):
+// writing to the shared UDP socket never blocks, and handing each packet to
+// another goroutine cost a thread wake-up per pass, which this VM charges
+// dearly. Others are scheduled onto a few shared workers. Around each pass the
+// media socket batches the datagrams (one sendmmsg).
 type egress struct {
 	conn *batchConn // nil: no batching (tests without a socket)
 
@@ -55,6 +52,67 @@ func (e *egress) schedule(d *downTrack) {
 	case e.wake <- struct{}{}:
 	default:
 	}
+}
+
+// beginPass and endPass bracket an inline pass: datagrams written in between
+// leave in one sendmmsg at endPass.
+func (e *egress) beginPass() {
+	if e.conn != nil {
+		e.conn.begin()
+	}
+}
+
+func (e *egress) endPass() {
+	if e.conn != nil {
+		e.conn.end()
+	}
+}
+
+// drainNow drains d on the calling goroutine, unless a worker has it; then the
+// worker drains it again when done.
+func (e *egress) drainNow(d *downTrack) {
+	e.mu.Lock()
+	switch {
+	case e.closed:
+		e.mu.Unlock()
+		return
+	case d.egRunning:
+		d.egAgain = true
+		e.mu.Unlock()
+		return
+	case d.egQueued:
+		e.mu.Unlock()
+		return
+	}
+	d.egRunning = true
+	e.mu.Unlock()
+	d.drain()
+	e.mu.Lock()
+	d.egRunning = false
+	again := d.egAgain && !e.closed
+	if again {
+		d.egAgain, d.egQueued = false, true
+		e.pending = append(e.pending, d)
+	}
+	e.mu.Unlock()
+	if again {
+		select {
+		case e.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// kick gets d's queue written: inline when its path cannot block, else by a
+// worker.
+func (e *egress) kick(d *downTrack) {
+	if d.inline != nil && d.inline.Load() {
+		e.beginPass()
+		e.drainNow(d)
+		e.endPass()
+		return
+	}
+	e.schedule(d)
 }
 
 func (e *egress) worker() {
@@ -111,87 +169,4 @@ func (e *egress) close() {
 	e.mu.Unlock()
 	close(e.done)
 	e.wg.Wait()
-}
-
-// batchMax is the most datagrams one sendmmsg carries.
-const batchMax = 64
-
-// batchConn is the shared media socket. Outside an egress pass it writes each
-// datagram at once; during one, datagrams are gathered and sent with one
-// sendmmsg when the batch fills or the last pass ends, saving a system call per
-// packet. It implements ice.AddrPortReaderWriter so the ICE UDP mux keeps its
-// allocation-free path.
-type batchConn struct {
-	*net.UDPConn
-	pc *ipv4.PacketConn
-
-	mu     sync.Mutex
-	active int // egress passes in progress
-	n      int
-	msgs   [batchMax]ipv4.Message
-	addrs  [batchMax]net.UDPAddr
-	ips    [batchMax][16]byte
-	bufs   [batchMax][packetcache.BufSize]byte
-	errs   uint64 // datagrams the kernel refused (counted, not retried: UDP)
-}
-
-func newBatchConn(c *net.UDPConn) *batchConn {
-	b := &batchConn{UDPConn: c, pc: ipv4.NewPacketConn(c)}
-	for i := range b.msgs {
-		b.msgs[i].Buffers = [][]byte{nil}
-		b.msgs[i].Addr = &b.addrs[i]
-	}
-	return b
-}
-
-// ReadFromAddrPort implements ice.AddrPortReaderWriter.
-func (b *batchConn) ReadFromAddrPort(p []byte) (int, netip.AddrPort, error) {
-	return b.UDPConn.ReadFromUDPAddrPort(p)
-}
-
-// WriteToAddrPort implements ice.AddrPortReaderWriter.
-func (b *batchConn) WriteToAddrPort(p []byte, addr netip.AddrPort) (int, error) {
-	b.mu.Lock()
-	if b.active == 0 || len(p) > packetcache.BufSize {
-		b.mu.Unlock()
-		return b.UDPConn.WriteToUDPAddrPort(p, addr)
-	}
-	i := b.n
-	b.ips[i] = addr.Addr().As16()
-	b.addrs[i].IP = b.ips[i][:]
-	b.addrs[i].Port = int(addr.Port())
-	b.msgs[i].Buffers[0] = b.bufs[i][:copy(b.bufs[i][:], p)]
-	b.n++
-	if b.n == batchMax {
-		b.flushLocked()
-	}
-	b.mu.Unlock()
-	return len(p), nil
-}
-
-func (b *batchConn) begin() {
-	b.mu.Lock()
-	b.active++
-	b.mu.Unlock()
-}
-
-// end flushes at the end of every pass, not only the last: a worker blocked in a
-// write must not hold back what the others gathered.
-func (b *batchConn) end() {
-	b.mu.Lock()
-	b.active--
-	b.flushLocked()
-	b.mu.Unlock()
-}
-
-func (b *batchConn) flushLocked() {
-	for sent := 0; sent < b.n; {
-		k, err := b.pc.WriteBatch(b.msgs[sent:b.n], 0)
-		if err != nil && k <= 0 {
-			b.errs++
-			k = 1 // skip the datagram the kernel refused; the rest still go
-		}
-		sent += k
-	}
-	b.n = 0
 }

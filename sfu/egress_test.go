@@ -1,3 +1,5 @@
+//go:build linux
+
 package sfu
 
 import (
@@ -68,6 +70,48 @@ func TestEgress_CALL2_BlockedWriterDoesNotStallOthers(t *testing.T) {
 			}
 		}
 		w.mu.Unlock()
+	}
+}
+
+// A subscriber reached over UDP is written on the publisher's goroutine, before
+// handlePacket returns (no hand-off to a worker), in order; one whose path may
+// block (ICE-TCP) still goes through a worker, so its stall holds back no one.
+func TestEgress_CALL2_UDPSubscribersWrittenInline(t *testing.T) {
+	m := testMetrics(t)
+	var plis atomic.Int64
+	src := videoSource(m, &plis)
+	eg := newEgress(nil, 1)
+	t.Cleanup(eg.close)
+	var udp atomic.Bool
+	udp.Store(true)
+	var tcp atomic.Bool
+	inline := &fakeWriter{seqs: []uint16{}}
+	stuck := &fakeWriter{block: make(chan struct{})}
+	t.Cleanup(func() { close(stuck.block) })
+	for _, c := range []struct {
+		w    *fakeWriter
+		path *atomic.Bool
+	}{{inline, &udp}, {stuck, &tcp}} {
+		d := newDownTrack(src, "expert", 64, m, nil)
+		d.target, d.eg, d.inline = 2, eg, c.path
+		src.addDown(d)
+		t.Cleanup(d.stop)
+		bindTest(d, c.w)
+	}
+	l := src.layers[2].Load()
+	buf := make([]byte, 1500)
+	for i := 0; i < 300; i++ {
+		src.handlePacket(l, vp8Packet(buf, uint16(i), uint32(i/3)*3000, i == 0, 800), time.Now().UnixNano())
+		if got := inline.n.Load(); got != int64(i+1) {
+			t.Fatalf("after packet %d the UDP subscriber has %d packets: not written inline", i, got)
+		}
+	}
+	inline.mu.Lock()
+	defer inline.mu.Unlock()
+	for i := 1; i < len(inline.seqs); i++ {
+		if inline.seqs[i] != inline.seqs[i-1]+1 {
+			t.Fatalf("egress sequence jumps from %d to %d", inline.seqs[i-1], inline.seqs[i])
+		}
 	}
 }
 

@@ -108,8 +108,24 @@ func (s *source) handlePacket(l *layer, raw []byte, now int64) {
 	if !l.haveSeq || packetcache.SeqLess(l.lastSeq, h.seq) {
 		l.lastSeq, l.haveSeq = h.seq, true
 	}
+	// Subscribers reached over UDP are written right here, in one batch.
+	var pass *egress
 	for _, d := range *s.downs.Load() {
-		d.forward(l, &h, payload, kf, now)
+		if !d.forward(l, &h, payload, kf, now) {
+			continue
+		}
+		if d.inline == nil || !d.inline.Load() {
+			d.eg.schedule(d)
+			continue
+		}
+		if pass == nil {
+			pass = d.eg
+			pass.beginPass()
+		}
+		d.eg.drainNow(d)
+	}
+	if pass != nil {
+		pass.endPass()
 	}
 }
 
@@ -177,7 +193,8 @@ type downTrack struct {
 	done         chan struct{}
 	stopOnce     sync.Once
 	startOnce    sync.Once
-	eg           *egress // drains q; set before Bind
+	eg           *egress      // drains q; set before Bind
+	inline       *atomic.Bool // the subscriber's path is UDP: drain on the publisher's goroutine
 
 	// guarded by eg.mu
 	egQueued, egRunning, egAgain bool
@@ -279,12 +296,11 @@ func (d *downTrack) Unbind(webrtc.TrackLocalContext) error {
 	return nil
 }
 
-// start hands the queue to the egress workers.
+// start writes what was queued before the track was bound. A worker does it:
+// Bind runs inside pion's negotiation, which must not wait on writes.
 func (d *downTrack) start() {
-	eg := d.eg
-	d.q.setWake(func() { eg.schedule(d) })
 	if d.q.len() > 0 {
-		eg.schedule(d)
+		d.eg.schedule(d)
 	}
 }
 
@@ -296,12 +312,13 @@ func (d *downTrack) stop() {
 }
 
 // forward rewrites one publisher packet into this subscriber's stream and queues
-// it. Called from the publisher layer's reader goroutine; allocates nothing.
-func (d *downTrack) forward(l *layer, h *rtpHeader, payload []byte, kf bool, now int64) {
+// it, reporting whether anything was queued. Called from the publisher layer's
+// reader goroutine; allocates nothing.
+func (d *downTrack) forward(l *layer, h *rtpHeader, payload []byte, kf bool, now int64) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if !d.bound {
-		return
+		return false
 	}
 	switch {
 	case d.cur != l.idx:
@@ -318,7 +335,7 @@ func (d *downTrack) forward(l *layer, h *rtpHeader, payload []byte, kf bool, now
 					break
 				}
 			}
-			return
+			return false
 		}
 		if !kf {
 			if d.cur < 0 && d.replayLocked(l, h.seq, now) {
@@ -328,18 +345,19 @@ func (d *downTrack) forward(l *layer, h *rtpHeader, payload []byte, kf bool, now
 				d.startLow = true
 			}
 			d.src.requestKeyframe(l.idx, now)
-			return
+			return false
 		}
 		d.switchLocked(l.idx, h.seq, h.ts, now)
 	case d.dropping:
 		if !kf {
-			return
+			return false
 		}
 		d.resyncLocked(h.seq, now)
 	case uint16(d.switchInSeq-h.seq-1) < 0x1000:
-		return // a late packet from before the switch: not in the subscriber's numbering
+		return false // a late packet from before the switch: not in the subscriber's numbering
 	}
 	d.queueLocked(h, payload, kf, now)
+	return true // even if the push failed: a replay may have queued packets
 }
 
 func (d *downTrack) queueLocked(h *rtpHeader, payload []byte, kf bool, now int64) {
@@ -470,6 +488,7 @@ func (d *downTrack) handleNACK(outSeq uint16, buf []byte, now int64) {
 	}
 	if d.q.push(outSeq, h.ts-tsOff, h.marker, payload, now) {
 		d.m.retransmits.Inc()
+		d.eg.kick(d)
 	}
 }
 

@@ -20,6 +20,11 @@ func (sess *session) newSub() error {
 		}
 		sess.subGate.add(sess, PCSub, c.ToJSON())
 	})
+	// Only a UDP path may be written on the publisher's goroutine: an ICE-TCP
+	// write can block on a stalled peer.
+	pc.SCTP().Transport().ICETransport().OnSelectedCandidatePairChange(func(p *webrtc.ICECandidatePair) {
+		sess.udpOut.Store(p != nil && p.Local != nil && p.Local.Protocol == webrtc.ICEProtocolUDP)
+	})
 	sess.mu.Lock()
 	sess.sub, sess.est = pc, est
 	sess.mu.Unlock()
@@ -40,6 +45,7 @@ func (sess *session) addDown(src *source) {
 	d := newDownTrack(src, src.owner, size, sess.s.m, sess.markFirstPacket)
 	d.maxLayer = sess.maxLayer
 	d.eg = sess.s.eg
+	d.inline = &sess.udpOut
 	tr, err := sess.sub.AddTransceiverFromTrack(d, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
 	if err != nil {
 		sess.mu.Unlock()

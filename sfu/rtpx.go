@@ -106,15 +106,15 @@ type slot struct {
 	buf     [packetcache.BufSize]byte
 }
 
-// queue is a bounded FIFO between the publisher's reader and one subscriber
-// track's writer goroutine. push never blocks: a full queue refuses the packet.
+// queue is a bounded FIFO between the publisher's reader and whoever writes one
+// subscriber track (the reader itself, or an egress worker). push never blocks:
+// a full queue refuses the packet.
 type queue struct {
 	mu     sync.Mutex
 	slots  []slot
 	head   int
 	count  int
 	closed bool
-	wake   func() // called after each accepted push, outside the lock
 }
 
 func newQueue(size int) *queue {
@@ -137,11 +137,7 @@ func (q *queue) push(seq uint16, ts uint32, marker bool, payload []byte, arrival
 	s.seq, s.ts, s.marker, s.arrival = seq, ts, marker, arrival
 	s.n = uint16(copy(s.buf[:], payload))
 	q.count++
-	wake := q.wake
 	q.mu.Unlock()
-	if wake != nil {
-		wake()
-	}
 	return true
 }
 
@@ -177,11 +173,5 @@ func (q *queue) close() {
 func (q *queue) clear() {
 	q.mu.Lock()
 	q.head, q.count = 0, 0
-	q.mu.Unlock()
-}
-
-func (q *queue) setWake(f func()) {
-	q.mu.Lock()
-	q.wake = f
 	q.mu.Unlock()
 }

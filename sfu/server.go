@@ -171,8 +171,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	muxConn := s.udp
 	var bc *batchConn
 	if uc, ok := s.udp.(*net.UDPConn); ok {
-		bc = newBatchConn(uc)
-		muxConn = bc
+		if bc = newBatchConn(uc); bc != nil {
+			muxConn = bc
+		}
 	}
 	s.eg = newEgress(bc, egressWorkers)
 	s.udpMux = webrtc.NewICEUDPMux(lf.NewLogger("udpmux"), muxConn)

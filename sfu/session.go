@@ -41,6 +41,7 @@ type session struct {
 	remb      atomic.Uint64
 	leaving   atomic.Bool
 	pubPC     atomic.Pointer[webrtc.PeerConnection]
+	udpOut    atomic.Bool // the sub connection's selected path is UDP (writes never block)
 
 	mu             sync.Mutex
 	closed         bool
