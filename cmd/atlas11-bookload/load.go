@@ -34,8 +34,8 @@ type config struct {
 
 func (c config) validate() error {
 	u, err := url.Parse(c.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("-url %q: want http://host:port", c.URL)
+	if err != nil || u.Scheme != "http" || u.Host == "" {
+		return fmt.Errorf("-url %q: want http://host:port (plain HTTP on loopback)", c.URL)
 	}
 	if !loopback(u.Hostname()) {
 		return fmt.Errorf("-url %q: load is only sent to loopback addresses", c.URL)
@@ -71,9 +71,26 @@ type account struct {
 	cookie string
 }
 
+// client is the setup phase's HTTP client (net/http, not measured).
 type client struct {
-	base string
+	base string // http://host:port
+	host string // host:port as written in the URL
+	addr string // host:port to dial
 	hc   *http.Client
+}
+
+func newClient(cfg config) (*client, error) {
+	u, err := url.Parse(cfg.URL)
+	if err != nil {
+		return nil, err
+	}
+	addr := u.Host
+	if u.Port() == "" {
+		addr = net.JoinHostPort(u.Hostname(), "80")
+	}
+	tr := &http.Transport{MaxIdleConns: 64, MaxIdleConnsPerHost: 64, IdleConnTimeout: 30 * time.Second}
+	return &client{base: strings.TrimRight(cfg.URL, "/"), host: u.Host, addr: addr,
+		hc: &http.Client{Transport: tr, Timeout: 30 * time.Second}}, nil
 }
 
 // call sends one JSON request and returns status and body.
@@ -257,86 +274,138 @@ func (r result) print(w io.Writer) {
 	fmt.Fprintln(w, string(b))
 }
 
+// booker sends the measured booking requests.
+type booker struct {
+	tpl     bookTemplate
+	addr    string
+	conns   *conns
+	clients []*account
+	slots   []slotRef
+	run     string // idempotency keys are run-i: distinct across runs
+}
+
+// book sends booking i on *cp, dialing again if the previous answer closed
+// the connection; latency runs from scheduled.
+func (b *booker) book(ctx context.Context, cp **wireConn, i int, scheduled time.Time) sample {
+	c := *cp
+	if c == nil {
+		var err error
+		if c, err = b.conns.dial(ctx, b.addr); err != nil {
+			return sample{time.Since(scheduled), "transport_error"}
+		}
+		*cp = c
+	}
+	c.buf = b.tpl.appendRequest(c.buf[:0], b.clients[i%len(b.clients)].cookie, b.run, i, b.slots[i].id)
+	st, body, keep, err := c.roundTrip()
+	lat := time.Since(scheduled)
+	if err != nil || !keep {
+		b.conns.drop(c)
+		*cp = nil
+	}
+	switch {
+	case err != nil:
+		return sample{lat, "transport_error"}
+	case st == http.StatusCreated:
+		return sample{lat, "201"}
+	}
+	var eb struct {
+		Error struct {
+			Code string `json:"code"`
+		} `json:"error"`
+	}
+	_ = json.Unmarshal(body, &eb)
+	return sample{lat, fmt.Sprintf("%d %s", st, eb.Error.Code)}
+}
+
 type sample struct {
 	lat    time.Duration
 	status string // "201" or "409 slot_taken" or "error"
 }
 
 func load(ctx context.Context, cfg config, log io.Writer) (result, error) {
-	tr := &http.Transport{MaxIdleConns: cfg.Concurrency * 2, MaxIdleConnsPerHost: cfg.Concurrency * 2,
-		IdleConnTimeout: 30 * time.Second}
-	defer tr.CloseIdleConnections()
-	c := &client{base: strings.TrimRight(cfg.URL, "/"), hc: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
+	c, err := newClient(cfg)
+	if err != nil {
+		return result{}, err
+	}
+	defer c.hc.CloseIdleConnections()
 	clients, slots, err := setup(ctx, c, cfg, log)
 	if err != nil {
 		return result{}, err
 	}
 	var rb [4]byte
 	_, _ = rand.Read(rb[:])
-	run := hex.EncodeToString(rb[:])
-
-	book := func(ctx context.Context, i int, scheduled time.Time) sample {
-		who := clients[i%len(clients)]
-		st, b, err := c.call(ctx, "POST", "/bookings", who, map[string]any{"slot_id": slots[i].id},
-			"Idempotency-Key", fmt.Sprintf("%s-%d", run, i))
-		lat := time.Since(scheduled)
-		switch {
-		case err != nil:
-			return sample{lat, "transport_error"}
-		case st == http.StatusCreated:
-			return sample{lat, "201"}
-		default:
-			var eb struct {
-				Error struct {
-					Code string `json:"code"`
-				} `json:"error"`
-			}
-			_ = json.Unmarshal(b, &eb)
-			return sample{lat, fmt.Sprintf("%d %s", st, eb.Error.Code)}
-		}
-	}
+	bk := &booker{tpl: newBookTemplate(c.host), addr: c.addr, conns: newConns(), clients: clients, slots: slots,
+		run: hex.EncodeToString(rb[:])}
 
 	ctx, cancel := context.WithTimeout(ctx, cfg.Duration)
 	defer cancel()
+	// The end of the run closes every connection, unblocking any worker in
+	// a read; bk.conns refuses new ones from then on.
+	stopped := make(chan struct{})
+	go func() {
+		<-ctx.Done()
+		bk.conns.closeAll()
+		close(stopped)
+	}()
+	defer func() { cancel(); <-stopped }()
+
+	// Connections are opened before the clock starts, as a keep-alive pool
+	// would hold them.
+	workers := min(cfg.Concurrency, cfg.N)
+	wc := make([]*wireConn, workers)
+	for w := range wc {
+		if wc[w], err = bk.conns.dial(ctx, bk.addr); err != nil {
+			return result{}, fmt.Errorf("connect: %w", err)
+		}
+	}
 	samples := make([]sample, cfg.N)
-	var done atomic.Int64
 	start := time.Now()
 	mode := "closed-loop"
 	if cfg.Rate > 0 {
 		mode = "open-loop"
-		// Scheduled times are fixed in advance; a semaphore bounds requests in
-		// flight. A request that waits for a free slot counts that wait.
-		sem := make(chan struct{}, cfg.Concurrency)
-		var wg sync.WaitGroup
+		// Request i is due at start + i/rate whatever happened before; worker
+		// w sends requests w, w+c, w+2c... on its own connection, so at most c
+		// are in flight, and a request whose worker is still busy waits and
+		// that wait counts in its latency.
 		interval := time.Duration(float64(time.Second) / cfg.Rate)
-	loop:
-		for i := range cfg.N {
-			at := start.Add(time.Duration(i) * interval)
-			if d := time.Until(at); d > 0 {
-				select {
-				case <-time.After(d):
-				case <-ctx.Done():
-					break loop
-				}
-			}
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				break loop
-			}
+		var wg sync.WaitGroup
+		for w := range workers {
 			wg.Go(func() {
-				defer func() { <-sem }()
-				samples[i] = book(ctx, i, at)
-				done.Add(1)
+				timer := time.NewTimer(time.Hour)
+				defer timer.Stop()
+				for i := w; i < cfg.N; i += workers {
+					at := start.Add(time.Duration(i) * interval)
+					if d := time.Until(at); d > 0 {
+						timer.Reset(d)
+						select {
+						case <-timer.C:
+						case <-ctx.Done():
+							return
+						}
+					}
+					if ctx.Err() != nil {
+						return
+					}
+					samples[i] = bk.book(ctx, &wc[w], i, at)
+				}
 			})
 		}
 		wg.Wait()
 	} else {
-		_ = parallel(ctx, cfg.N, cfg.Concurrency, func(ctx context.Context, i int) error {
-			samples[i] = book(ctx, i, time.Now())
-			done.Add(1)
-			return nil
-		})
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Go(func() {
+				for ctx.Err() == nil {
+					i := int(next.Add(1)) - 1
+					if i >= cfg.N {
+						return
+					}
+					samples[i] = bk.book(ctx, &wc[w], i, time.Now())
+				}
+			})
+		}
+		wg.Wait()
 	}
 	elapsed := time.Since(start)
 
