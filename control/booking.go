@@ -1,7 +1,10 @@
 package control
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"slices"
 	"time"
 )
@@ -33,18 +36,40 @@ func newBooking(b Booking) Booking {
 	return b
 }
 
-// holdBooking writes a new booking in pending_payment with its indexes.
-func holdBooking(tx Tx, st Settings, b Booking, idemScope, idemKey string) error {
-	if err := putJSON(tx, bBookings, b.ID, b); err != nil {
-		return err
+// holdBooking writes a new booking in pending_payment with its indexes. It
+// returns the stored bytes, for confirm to recognise the record unchanged.
+func holdBooking(tx Tx, st Settings, b Booking, idemScope, idemKey string) ([]byte, error) {
+	raw, err := json.Marshal(b)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s/%s: %w", bBookings, b.ID, err)
+	}
+	if err := tx.Put(bBookings, []byte(b.ID), raw); err != nil {
+		return nil, err
 	}
 	if err := tx.Put(bUserItems, userItemKey(b.ClientID, b.Start, b.ID), nil); err != nil {
-		return err
+		return nil, err
 	}
 	if err := idemPut(tx, idemScope, idemKey, b.ID); err != nil {
-		return err
+		return nil, err
 	}
-	return addDue(tx, b.CreatedAt.Add(st.PaymentHoldTimeout), dueHold, b.ID)
+	return raw, addDue(tx, b.CreatedAt.Add(st.PaymentHoldTimeout), dueHold, b.ID)
+}
+
+// heldBooking is a booking as its hold stored it: the value and its exact
+// bytes. A later transaction finding the same bytes in the store has the
+// same record and need not decode it again.
+type heldBooking struct {
+	b   Booking
+	raw []byte
+}
+
+// loadHeld is loadBooking, without the decoding when the stored record is
+// still exactly the one held.
+func loadHeld(tx Tx, id string, held heldBooking) (Booking, error) {
+	if held.raw != nil && held.b.ID == id && bytes.Equal(tx.Get(bBookings, []byte(id)), held.raw) {
+		return held.b, nil
+	}
+	return loadBooking(tx, id)
 }
 
 // Book books a slot for the acting client and charges its price (APT-2..4,
@@ -67,7 +92,9 @@ func (s *Service) Book(ctx context.Context, actorID string, req BookRequest) (Bo
 	}
 	id := newID()
 	var b Booking
+	var raw []byte
 	err := s.update(func(tx Tx) error {
+		raw = nil
 		u, err := actor(tx, actorID, RoleClient)
 		if err != nil {
 			return err
@@ -109,7 +136,7 @@ func (s *Service) Book(ctx context.Context, actorID string, req BookRequest) (Bo
 		b = newBooking(Booking{ID: id, Kind: KindAppointment, ExpertID: sl.ExpertID, ClientID: u.ID,
 			SlotID: sl.ID, Room: id, Start: sl.Start, End: sl.End, Media: media, PriceCents: sl.PriceCents,
 			Policy: policyOf(st), CreatedAt: now})
-		if err := holdBooking(tx, st, b, "book/"+u.ID, req.IdempotencyKey); err != nil {
+		if raw, err = holdBooking(tx, st, b, "book/"+u.ID, req.IdempotencyKey); err != nil {
 			return err
 		}
 		if err := tx.Put(bUserItems, userItemKey(b.ExpertID, b.Start, b.ID), nil); err != nil {
@@ -123,13 +150,15 @@ func (s *Service) Book(ctx context.Context, actorID string, req BookRequest) (Bo
 	if err != nil {
 		return Booking{}, err
 	}
-	return s.pay(ctx, b)
+	return s.pay(ctx, heldBooking{b, raw})
 }
 
 // pay charges a held booking and confirms it. Charging uses the booking ID
 // as idempotency key, so a retry (same request key, or RunDue after a crash)
-// never charges twice.
-func (s *Service) pay(ctx context.Context, b Booking) (Booking, error) {
+// never charges twice. held.raw is the booking's stored bytes when the
+// caller has just written them, nil otherwise.
+func (s *Service) pay(ctx context.Context, held heldBooking) (Booking, error) {
+	b := held.b
 	switch b.Status {
 	case StatusPendingPayment:
 	case StatusPaymentFailed:
@@ -149,20 +178,21 @@ func (s *Service) pay(ctx context.Context, b Booking) (Booking, error) {
 		}
 		return b, Errorf(Rule, "payment_declined", "the payment was declined")
 	}
-	return s.confirm(ctx, b.ID, res.ID)
+	return s.confirm(ctx, held, res.ID)
 }
 
 // confirm records the charge into escrow. If the booking can no longer
 // take place (event cancelled, expert closed meanwhile) the money goes
 // straight back.
-func (s *Service) confirm(ctx context.Context, bookingID, chargeID string) (Booking, error) {
+func (s *Service) confirm(ctx context.Context, held heldBooking, chargeID string) (Booking, error) {
+	bookingID := held.b.ID
 	now := s.clock.Now()
 	var b Booking
 	var fx effects
 	err := s.update(func(tx Tx) error {
 		fx = effects{}
 		var err error
-		b, err = loadBooking(tx, bookingID)
+		b, err = loadHeld(tx, bookingID, held)
 		if err != nil || b.Status != StatusPendingPayment {
 			return err
 		}

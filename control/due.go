@@ -163,7 +163,7 @@ func (s *Service) runJob(ctx context.Context, now time.Time, key string) (int, e
 			return 0, err
 		}
 		if err == nil && b.Status == StatusPendingPayment {
-			if _, err := s.pay(ctx, b); err != nil && ErrorKind(err) == Internal {
+			if _, err := s.pay(ctx, heldBooking{b: b}); err != nil && ErrorKind(err) == Internal {
 				return 0, nil // gateway unavailable: the hold stays queued
 			}
 		}

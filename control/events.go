@@ -113,7 +113,9 @@ func (s *Service) Register(ctx context.Context, actorID, eventID, idempotencyKey
 	}
 	id := newID()
 	var b Booking
+	var raw []byte
 	err := s.update(func(tx Tx) error {
+		raw = nil
 		u, err := actor(tx, actorID, RoleClient)
 		if err != nil {
 			return err
@@ -145,7 +147,7 @@ func (s *Service) Register(ctx context.Context, actorID, eventID, idempotencyKey
 		b = newBooking(Booking{ID: id, Kind: KindRegistration, ExpertID: e.ExpertID, ClientID: u.ID,
 			EventID: e.ID, Room: e.ID, Start: e.Start, End: e.End, Media: MediaVideo, PriceCents: e.PriceCents,
 			Policy: policyOf(st), CreatedAt: now})
-		if err := holdBooking(tx, st, b, "register/"+u.ID, idempotencyKey); err != nil {
+		if raw, err = holdBooking(tx, st, b, "register/"+u.ID, idempotencyKey); err != nil {
 			return err
 		}
 		if err := tx.Put(bEventRegs, []byte(e.ID+"/"+u.ID), []byte(b.ID)); err != nil {
@@ -156,7 +158,7 @@ func (s *Service) Register(ctx context.Context, actorID, eventID, idempotencyKey
 	if err != nil {
 		return Booking{}, err
 	}
-	return s.pay(ctx, b)
+	return s.pay(ctx, heldBooking{b, raw})
 }
 
 // eventBookings returns the bookings of an event's current registrations.
