@@ -19,7 +19,7 @@ func (s *Service) update(fn func(tx Tx) error) error {
 	var refusal error
 	err := s.store.Update(func(tx Tx) error {
 		refusal = nil
-		w := &writeTracker{Tx: tx}
+		w := &writeTracker{Tx: tx, memo: s.userMemo}
 		err := fn(w)
 		var de *Error
 		if errors.As(err, &de) && de.Kind != Internal {
@@ -41,7 +41,10 @@ func (s *Service) update(fn func(tx Tx) error) error {
 type writeTracker struct {
 	Tx
 	wrote bool
+	memo  *userMemo
 }
+
+func (w *writeTracker) users() *userMemo { return w.memo }
 
 func (w *writeTracker) Put(bucket string, key, val []byte) error {
 	w.wrote = true
@@ -54,8 +57,16 @@ func (w *writeTracker) Delete(bucket string, key []byte) error {
 }
 
 func (s *Service) view(fn func(tx Tx) error) error {
-	return s.store.View(fn)
+	return s.store.View(func(tx Tx) error { return fn(readTx{tx, s.userMemo}) })
 }
+
+// readTx is a read transaction carrying the user memo.
+type readTx struct {
+	Tx
+	memo *userMemo
+}
+
+func (r readTx) users() *userMemo { return r.memo }
 
 func internal(err error) error {
 	var de *Error
@@ -135,15 +146,11 @@ func getInt(tx Tx, bucket, key string) int64 {
 
 // loadUser returns a user or NotFound.
 func loadUser(tx Tx, id string) (User, error) {
-	var u User
-	ok, err := getJSON(tx, bUsers, id, &u)
-	if err != nil {
-		return u, err
+	raw := tx.Get(bUsers, []byte(id))
+	if raw == nil || id == "" {
+		return User{}, Errorf(NotFound, "user_not_found", "no such user")
 	}
-	if !ok || id == "" {
-		return u, Errorf(NotFound, "user_not_found", "no such user")
-	}
-	return u, nil
+	return decodeUser(tx, id, raw)
 }
 
 // actor returns the acting user, refusing unknown and closed accounts and,

@@ -30,6 +30,7 @@ type Service struct {
 	log     *slog.Logger
 
 	sessions *sessionCache
+	userMemo *userMemo
 
 	mu       sync.RWMutex
 	settings Settings // effective: config plus persisted runtime overrides
@@ -58,7 +59,7 @@ func NewService(cfg Config) (*Service, error) {
 	}
 	s := &Service{store: cfg.Store, gateway: cfg.Gateway, clock: cfg.Clock,
 		secret: append([]byte(nil), cfg.CallSecret...), log: cfg.Logger, settings: cfg.Settings,
-		sessions: newSessionCache()}
+		sessions: newSessionCache(), userMemo: newUserMemo()}
 	if err := s.loadRuntimeSettings(); err != nil {
 		return nil, err
 	}
