@@ -11,7 +11,7 @@ import (
 func BenchmarkUserDecode(b *testing.B) {
 	raw, _ := json.Marshal(User{ID: newID(), Email: "bob@example.test", Name: "Bob Martin", Role: RoleClient,
 		PasswordHash: "$argon2id$v=19$m=65536,t=1,p=2$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaA",
-		Locale: "fr", TimeZone: "Europe/Paris", CreatedAt: time.Now().UTC()})
+		Locale:       "fr", TimeZone: "Europe/Paris", CreatedAt: time.Now().UTC()})
 	b.Run("json", func(b *testing.B) {
 		for b.Loop() {
 			var u User
