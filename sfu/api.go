@@ -5,7 +5,6 @@ import (
 
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/cc"
-	"github.com/pion/interceptor/pkg/gcc"
 	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/interceptor/pkg/twcc"
@@ -64,8 +63,8 @@ func newMediaEngine() (*webrtc.MediaEngine, error) {
 
 // apis holds the two per-server pion APIs: publishers' connections (the SFU
 // receives: NACK generation, receiver reports, TWCC feedback) and subscribers'
-// connections (the SFU sends: sender reports, TWCC sequence numbers and the GCC
-// estimator; NACKs are answered by the SFU's own packet caches).
+// connections (the SFU sends: sender reports, TWCC sequence numbers and the
+// SFU's own estimator, bwe.go; NACKs are answered by the SFU's own packet caches).
 type apis struct {
 	pub, sub *webrtc.API
 
@@ -109,13 +108,7 @@ func newAPIs(se webrtc.SettingEngine, lf logging.LoggerFactory, initialBitrate, 
 	}
 	subIR.Add(sr)
 	ccf, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) {
-		return gcc.NewSendSideBWE(
-			gcc.SendSideBWEInitialBitrate(initialBitrate),
-			gcc.SendSideBWEMaxBitrate(maxBitrate),
-			gcc.SendSideBWEMinBitrate(50_000),
-			gcc.SendSideBWEPacer(gcc.NewNoOpPacer()), // queues are ours; no pacing delay
-			gcc.WithLoggerFactory(lf),
-		)
+		return newBWE(int64(initialBitrate), 50_000, int64(maxBitrate), nil), nil
 	})
 	if err != nil {
 		return nil, err

@@ -13,8 +13,8 @@ import (
 const (
 	upHold       = 2 * time.Second
 	audioReserve = 64_000 // bps kept for audio out of the estimate
-	minProbeHold = 4 * time.Second
-	maxProbeHold = 60 * time.Second
+	minProbeHold = 8 * time.Second
+	maxProbeHold = 16 * time.Second
 	probeWindow  = 3 * time.Second // how long a probe may wait for the estimate to rise
 )
 
@@ -30,13 +30,14 @@ type selectorState struct {
 
 func newSelectorState() selectorState { return selectorState{probeHold: minProbeHold} }
 
-// budget is the estimated bandwidth for this subscriber, in bps, and whether it
-// comes from TWCC (GCC), which cannot rise far above what is sent.
+// budget is the estimated bandwidth for this subscriber, in bps.
 func (sess *session) budget() int64 {
 	b, _ := sess.estimate()
 	return b
 }
 
+// estimate is the estimated bandwidth, bps, and whether it comes from TWCC
+// (bwe.go), which cannot rise far above what is sent without packet trains.
 func (sess *session) estimate() (bps int64, gcc bool) {
 	sess.mu.Lock()
 	est := sess.est
@@ -118,18 +119,24 @@ func (d *downTrack) selectLayer(budget int64, gcc bool, now int64) {
 		return // no layer yet
 	}
 	if now < d.sel.probeUntil {
-		// Probing: the estimate needs a moment to rise with what is sent. Only a
-		// falling estimate (congestion) ends the probe early.
-		if budget < d.sel.probeBudget*85/100 {
+		// Probing: the estimate needs a moment to rise with what is sent. A
+		// falling estimate (congestion) fails the probe; one that shows headroom
+		// for the probed layer ends it early, and the layer may go on up.
+		switch {
+		case budget < d.sel.probeBudget*85/100:
 			d.sel.probeUntil = 0
 			d.sel.probeHold = min(2*d.sel.probeHold, maxProbeHold)
 			d.sel.lastDown = now
 			d.target = fit
+		case d.target >= 0 && d.target < 3 && rates[d.target]*5/4 <= budget:
+			d.sel.probeUntil = 0
 		}
-		if d.cur != d.target {
-			d.src.requestKeyframe(d.target, now)
+		if now < d.sel.probeUntil {
+			if d.cur != d.target {
+				d.src.requestKeyframe(d.target, now)
+			}
+			return
 		}
-		return
 	}
 	t := d.target
 	switch {
@@ -151,11 +158,13 @@ func (d *downTrack) selectLayer(budget int64, gcc bool, now int64) {
 		}
 	}
 	if t == d.target && gcc && now-d.sel.lastDown >= int64(d.sel.probeHold) && now-d.sel.lastUp >= int64(d.sel.probeHold) {
-		// GCC never estimates far above what is sent (1.5x), so a subscriber on a
-		// low layer cannot show headroom for the next one. When the estimate sits
-		// at that ceiling (no congestion), try one layer up; a fall back doubles
-		// the wait before the next try.
-		if next := nextPresent(present, t, d.maxLayer); next > t && budget*10 >= rates[t]*14 {
+		// Without packet trains to read (bwe.go) the estimate cannot rise far
+		// above what is received (1.5x, about 1.2x of the layer once the audio
+		// reserve is taken out), so a subscriber on a low layer cannot show
+		// headroom for the next one. When the estimate sits at that ceiling (no
+		// congestion), try one layer up; a fall back doubles the wait before the
+		// next try, up to maxProbeHold.
+		if next := nextPresent(present, t, d.maxLayer); next > t && budget*10 >= rates[t]*12 {
 			t = next
 			d.sel.lastUp = now
 			d.sel.probeUntil = now + int64(probeWindow)

@@ -113,7 +113,7 @@ func TestSelector_CALL2_GCCProbesUpAfterCapLifts(t *testing.T) {
 	if d.target != 0 {
 		t.Fatalf("probed within the hold")
 	}
-	for i := 0; i < 12; i++ {
+	for i := 0; i < 26; i++ {
 		tick(230_000)
 	}
 	if d.target != 1 {
@@ -131,7 +131,7 @@ func TestSelector_CALL2_GCCProbesUpAfterCapLifts(t *testing.T) {
 		t.Fatalf("failed probe: layer %d, hold %v", d.target, d.sel.probeHold)
 	}
 	// A probe that succeeds: the estimate rises with the middle layer.
-	for i := 0; i < 40 && d.target == 0; i++ {
+	for i := 0; i < 80 && d.target == 0; i++ {
 		tick(230_000)
 	}
 	if d.target != 1 {
