@@ -69,6 +69,7 @@ type server struct {
 	byIP      *limiter
 	dummyHash func() string // verified against when the email is unknown, to even out timing
 	openapi   []byte
+	dec       decoder
 	reqs      *prometheus.CounterVec
 	latency   *prometheus.HistogramVec
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"sync"
 	"time"
 
 	"atlas11/control"
@@ -23,12 +24,21 @@ var (
 	unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
 )
 
-// decodeBody reads a JSON object into dst (a pointer to a struct) strictly:
+// decoder decodes request bodies; it remembers each struct type's JSON
+// field names, which reflection would otherwise rebuild on every request.
+type decoder struct {
+	fields sync.Map // reflect.Type -> map[string][]int, never modified once stored
+}
+
+// decodeBody decodes with a fresh decoder.
+func decodeBody(r *http.Request, dst any) error { return new(decoder).body(r, dst) }
+
+// body reads a JSON object into dst (a pointer to a struct) strictly:
 // JSON content type, at most maxBody bytes, one value and nothing after it,
 // no unknown field at any depth, every value of the right type. Errors name
 // the offending field. Amount fields (*_cents) must not be negative and time
 // zone fields must be known IANA zones, so such mistakes never reach storage.
-func decodeBody(r *http.Request, dst any) error {
+func (d *decoder) body(r *http.Request, dst any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || mt != "application/json" {
@@ -46,19 +56,21 @@ func decodeBody(r *http.Request, dst any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return apiErr(control.Invalid, "body_required", "", "a JSON object is required")
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	var raw json.RawMessage
-	if err := dec.Decode(&raw); err != nil {
-		return apiErr(control.Invalid, "malformed_json", "", "the body is not valid JSON: "+syntaxDetail(err))
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return apiErr(control.Invalid, "trailing_data", "", "the body must hold exactly one JSON value")
+	raw := json.RawMessage(body)
+	if !json.Valid(body) { // one pass tells the common case, the slow one names the fault
+		dec := json.NewDecoder(bytes.NewReader(body))
+		if err := dec.Decode(&raw); err != nil {
+			return apiErr(control.Invalid, "malformed_json", "", "the body is not valid JSON: "+syntaxDetail(err))
+		}
+		if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+			return apiErr(control.Invalid, "trailing_data", "", "the body must hold exactly one JSON value")
+		}
 	}
 	v := reflect.ValueOf(dst).Elem()
 	if bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
 		return apiErr(control.Invalid, "body_required", "", "a JSON object is required")
 	}
-	return decodeValue(raw, v, "")
+	return d.value(raw, v, "")
 }
 
 func syntaxDetail(err error) string {
@@ -78,18 +90,18 @@ func isPlainStruct(t reflect.Type) bool {
 	return t.Kind() == reflect.Struct && t != timeType && !reflect.PointerTo(t).Implements(unmarshalerType)
 }
 
-func decodeValue(raw json.RawMessage, v reflect.Value, path string) error {
+func (d *decoder) value(raw json.RawMessage, v reflect.Value, path string) error {
 	t := v.Type()
 	switch {
 	case isPlainStruct(t):
-		return decodeStruct(raw, v, path)
+		return d.object(raw, v, path)
 	case t.Kind() == reflect.Pointer && isPlainStruct(t.Elem()):
 		if bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
 			v.Set(reflect.Zero(t))
 			return nil
 		}
 		p := reflect.New(t.Elem())
-		if err := decodeStruct(raw, p.Elem(), path); err != nil {
+		if err := d.object(raw, p.Elem(), path); err != nil {
 			return err
 		}
 		v.Set(p)
@@ -101,7 +113,7 @@ func decodeValue(raw json.RawMessage, v reflect.Value, path string) error {
 	return checkValue(v, path)
 }
 
-func decodeStruct(raw json.RawMessage, v reflect.Value, path string) error {
+func (d *decoder) object(raw json.RawMessage, v reflect.Value, path string) error {
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
 		field := path
@@ -110,7 +122,7 @@ func decodeStruct(raw json.RawMessage, v reflect.Value, path string) error {
 		}
 		return apiErr(control.Invalid, "invalid_value", field, field+": expected an object")
 	}
-	fields := jsonFields(v.Type())
+	fields := d.jsonFields(v.Type())
 	for key, val := range obj {
 		idx, ok := fields[key]
 		name := key
@@ -120,7 +132,7 @@ func decodeStruct(raw json.RawMessage, v reflect.Value, path string) error {
 		if !ok {
 			return apiErr(control.Invalid, "unknown_field", name, fmt.Sprintf("unknown field %q", name))
 		}
-		if err := decodeValue(val, v.FieldByIndex(idx), name); err != nil {
+		if err := d.value(val, v.FieldByIndex(idx), name); err != nil {
 			return err
 		}
 	}
@@ -128,7 +140,10 @@ func decodeStruct(raw json.RawMessage, v reflect.Value, path string) error {
 }
 
 // jsonFields maps the JSON names of t's exported fields to their index.
-func jsonFields(t reflect.Type) map[string][]int {
+func (d *decoder) jsonFields(t reflect.Type) map[string][]int {
+	if m, ok := d.fields.Load(t); ok {
+		return m.(map[string][]int)
+	}
 	out := make(map[string][]int, t.NumField())
 	for _, f := range reflect.VisibleFields(t) {
 		if !f.IsExported() || f.Anonymous {
@@ -143,6 +158,7 @@ func jsonFields(t reflect.Type) map[string][]int {
 		}
 		out[name] = f.Index
 	}
+	d.fields.Store(t, out)
 	return out
 }
 

@@ -18,13 +18,14 @@ const sessionCookie = "atlas11_session"
 // request is what a handler sees: the gin context stays inside this package.
 type request struct {
 	c    *gin.Context
+	dec  *decoder
 	user control.User // zero for public and internal routes
 	key  string       // Idempotency-Key of money-moving routes
 }
 
 func (r *request) ctx() context.Context     { return r.c.Request.Context() }
 func (r *request) param(name string) string { return r.c.Param(name) }
-func (r *request) bind(dst any) error       { return decodeBody(r.c.Request, dst) }
+func (r *request) bind(dst any) error       { return r.dec.body(r.c.Request, dst) }
 
 // span reads the from/to query parameters (RFC 3339); from defaults to
 // defFrom and to to from plus def.
@@ -57,7 +58,7 @@ func (r *request) span(defFrom time.Time, def time.Duration) (time.Time, time.Ti
 // idempotency key, the handler, then the JSON answer or the error shape.
 func (s *server) wrap(rt route) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		r := &request{c: c}
+		r := &request{c: c, dec: &s.dec}
 		if err := s.admit(rt, r); err != nil {
 			writeError(c, s.log, err)
 			return
