@@ -48,6 +48,10 @@ type Options struct {
 	MaxBatchDelay time.Duration
 	// MaxBatchSize caps the writes in one commit (default 1000).
 	MaxBatchSize int
+	// MmapSize is the address space mapped at open (default 1 GiB; it is
+	// not memory). While the file fits, bbolt never remaps it: a remap waits
+	// for every reader, blocks new ones and faults every page in again.
+	MmapSize int
 }
 
 // DB is a control.Store on a bbolt file.
@@ -97,8 +101,12 @@ func Open(path string, opts Options) (*DB, error) {
 	// NoSync stays false: every commit is fsynced. The freelist is rebuilt at
 	// open instead of being written on every commit, which cuts write
 	// amplification without weakening durability of the data.
+	mmapSize := opts.MmapSize
+	if mmapSize == 0 {
+		mmapSize = 1 << 30
+	}
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: timeout, NoSync: false,
-		NoFreelistSync: true, FreelistType: bbolt.FreelistMapType})
+		NoFreelistSync: true, FreelistType: bbolt.FreelistMapType, InitialMmapSize: mmapSize})
 	if err != nil {
 		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
 	}
