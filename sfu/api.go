@@ -152,9 +152,10 @@ func (a *apis) newSubscriberPC() (*webrtc.PeerConnection, cc.BandwidthEstimator,
 }
 
 // twccOnly keeps the congestion controller off streams that did not negotiate
-// TWCC: pion's estimator would otherwise record every packet sent for an RFC
-// 8888 feedback our subscribers never send (about 7 % of the server's CPU).
-// Such subscribers are estimated from REMB.
+// TWCC, whatever estimator it wraps (pion's GCC recorded every packet sent for
+// an RFC 8888 feedback our subscribers never send, about 7 % of the server's
+// CPU; bwe.AddStream passes such streams through too). Such subscribers are
+// estimated from REMB.
 type twccOnly struct{ f interceptor.Factory }
 
 func (t twccOnly) NewInterceptor(id string) (interceptor.Interceptor, error) {

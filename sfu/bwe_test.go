@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"sort"
 	"testing"
 	"time"
 
@@ -29,6 +30,7 @@ type bweLink struct {
 	reorder  bool // swap the arrival order of each pair of feedback reports
 	held     []rtcp.Packet
 	stallTo  int64 // the receiver reads nothing until then (a descheduled client)
+	lateNth  int   // every nth packet arrives 5 ms late, after later ones (reordering)
 }
 
 type flightPacket struct {
@@ -60,6 +62,9 @@ func (l *bweLink) send(size int) {
 		}
 		l.linkFree = start + int64(size)*8*int64(time.Second)/l.rateBps
 		at = l.linkFree + int64(time.Millisecond)
+	}
+	if l.lateNth > 0 && l.sent%l.lateNth == 0 {
+		at += int64(5 * time.Millisecond)
 	}
 	if at < l.stallTo {
 		at = l.stallTo + int64(len(l.flight))*int64(10*time.Microsecond) // read late, all at once
@@ -95,6 +100,7 @@ func (l *bweLink) run(bps int64, d time.Duration) {
 }
 
 func (l *bweLink) deliver() {
+	sort.SliceStable(l.flight, func(i, j int) bool { return l.flight[i].arrival < l.flight[j].arrival })
 	keep := l.flight[:0]
 	for _, p := range l.flight {
 		if p.arrival <= l.now {
@@ -143,6 +149,7 @@ func (l *bweLink) estimate() int64 { return int64(l.b.GetTargetBitrate()) }
 func TestBWE_CALL2_UncongestedStaysHigh(t *testing.T) {
 	l := newBWELink(t, 2_500_000)
 	l.reorder = true
+	l.lateNth = 7
 	l.run(1_500_000, 3*time.Second)
 	if e := l.estimate(); e < 2_500_000 {
 		t.Fatalf("uncongested: estimate %d, want >= the initial 2.5 Mb/s", e)
@@ -217,5 +224,31 @@ func TestBWE_CALL2_Loss(t *testing.T) {
 	l.run(1_500_000, 3*time.Second)
 	if e := l.estimate(); e > 1_400_000 {
 		t.Fatalf("4 s of 33 %% loss: estimate %d did not fall", e)
+	}
+}
+
+// Bad input: feedback that claims more packets than it describes, or deltas
+// for packets never sent, changes nothing and never panics.
+func TestBWE_CALL2_MalformedFeedbackIgnored(t *testing.T) {
+	l := newBWELink(t, 2_500_000)
+	l.run(1_500_000, time.Second)
+	before := l.estimate()
+	bad := []rtcp.Packet{
+		&rtcp.TransportLayerCC{BaseSequenceNumber: l.seq - 10, PacketStatusCount: 65535, ReferenceTime: 0xFFFFFF,
+			PacketChunks: []rtcp.PacketStatusChunk{&rtcp.RunLengthChunk{PacketStatusSymbol: rtcp.TypeTCCPacketReceivedSmallDelta, RunLength: 8000}}},
+		&rtcp.TransportLayerCC{BaseSequenceNumber: l.seq + 1000, PacketStatusCount: 3,
+			PacketChunks: []rtcp.PacketStatusChunk{&rtcp.StatusVectorChunk{SymbolSize: rtcp.TypeTCCSymbolSizeTwoBit, SymbolList: []uint16{2, 2, 2, 2, 2, 2, 2}}},
+			RecvDeltas:   []*rtcp.RecvDelta{{Type: 2, Delta: -8_000_000}, nil, {Type: 2, Delta: 8_000_000}}},
+		&rtcp.TransportLayerCC{PacketStatusCount: 5, PacketChunks: []rtcp.PacketStatusChunk{nil}},
+	}
+	if err := l.b.WriteRTCP(bad, nil); err != nil {
+		t.Fatal(err)
+	}
+	if e := l.estimate(); e != before {
+		t.Fatalf("malformed feedback moved the estimate: %d -> %d", before, e)
+	}
+	l.run(1_500_000, time.Second) // and the stream's own feedback still works
+	if e := l.estimate(); e < before {
+		t.Fatalf("estimate %d after malformed feedback, was %d", e, before)
 	}
 }

@@ -177,3 +177,41 @@ func TestMetrics_PromtoolLint(t *testing.T) {
 		t.Fatalf("promtool: %v\n%s", err, out)
 	}
 }
+
+// CALL-2: once a probed layer shows headroom (packet trains raised the
+// estimate: the cap has lifted), the probe ends at once and the layer goes on
+// up to the top, rather than waiting out the probe window and another hold.
+func TestSelector_CALL2_ProbeWithHeadroomGoesOnUp(t *testing.T) {
+	now := time.Now().UnixNano()
+	rates := [3]int64{150_000, 500_000, 1_500_000}
+	d, _ := selectorTrack(t, rates, now)
+	d.target = 0
+	d.sel.lastDown = now
+	tick := func(budget int64) {
+		now += int64(250 * time.Millisecond)
+		for i := 0; i < 3; i++ {
+			d.src.layers[i].Load().last.Store(now)
+		}
+		d.selectLayer(budget, true, now)
+	}
+	for i := 0; i < 40 && d.target == 0; i++ { // the probe hold, at the estimate's ceiling
+		tick(236_000)
+	}
+	if d.target != 1 {
+		t.Fatalf("no probe after the hold: layer %d", d.target)
+	}
+	probed := now
+	for i := 0; i < 4 && d.target == 1; i++ {
+		tick(9_900_000)
+	}
+	if d.target != 2 || now-probed > int64(time.Second) {
+		t.Fatalf("headroom during the probe: layer %d after %v, want the top within 1 s", d.target, time.Duration(now-probed))
+	}
+	// And it stays there: no oscillation once the estimate holds.
+	for i := 0; i < 40; i++ {
+		tick(9_900_000)
+		if d.target != 2 {
+			t.Fatalf("left the top layer with a steady estimate: layer %d", d.target)
+		}
+	}
+}
