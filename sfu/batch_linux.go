@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"unsafe"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sys/unix"
 
 	"atlas11/sfu/packetcache"
@@ -32,19 +33,29 @@ type batchConn struct {
 	raw syscall.RawConn
 	v6  bool // the socket is AF_INET6 (dual stack): IPv4 peers are v4-mapped
 
-	mu     sync.Mutex
-	active int // egress passes in progress
-	n      int
-	msgs   [batchMax]unix.Mmsghdr
-	iovs   [batchMax]unix.Iovec
-	sa4    [batchMax]unix.RawSockaddrInet4
-	sa6    [batchMax]unix.RawSockaddrInet6
-	bufs   [batchMax][packetcache.BufSize]byte
-	errs   uint64 // datagrams the kernel refused (counted, not retried: UDP)
+	// Two batches: while one is in the kernel (without mu held, which may take
+	// a while when the kernel reschedules mid-call), writers fill the other.
+	mu      sync.Mutex
+	sent    sync.Cond // a batch finished sending
+	active  int       // egress passes in progress
+	cur     int       // the batch being filled
+	sets    [2]batch
+	refused prometheus.Counter // datagrams the kernel refused (counted, not retried: UDP); may be nil
 
 	rmu  sync.Mutex // the read state below
 	rsa  unix.RawSockaddrAny
 	rlen uint32
+}
+
+// batch is one sendmmsg worth of datagrams.
+type batch struct {
+	n       int
+	sending bool
+	msgs    [batchMax]unix.Mmsghdr
+	iovs    [batchMax]unix.Iovec
+	sa4     [batchMax]unix.RawSockaddrInet4
+	sa6     [batchMax]unix.RawSockaddrInet6
+	bufs    [batchMax][packetcache.BufSize]byte
 }
 
 func newBatchConn(c *net.UDPConn) *batchConn {
@@ -65,18 +76,22 @@ func newBatchConn(c *net.UDPConn) *batchConn {
 		return nil
 	}
 	b := &batchConn{UDPConn: c, raw: raw, v6: family == unix.AF_INET6}
-	for i := range b.msgs {
-		b.iovs[i].Base = &b.bufs[i][0]
-		b.msgs[i].Hdr.Iov = &b.iovs[i]
-		b.msgs[i].Hdr.SetIovlen(1)
-		if b.v6 {
-			b.sa6[i].Family = unix.AF_INET6
-			b.msgs[i].Hdr.Name = (*byte)(unsafe.Pointer(&b.sa6[i]))
-			b.msgs[i].Hdr.Namelen = unix.SizeofSockaddrInet6
-		} else {
-			b.sa4[i].Family = unix.AF_INET
-			b.msgs[i].Hdr.Name = (*byte)(unsafe.Pointer(&b.sa4[i]))
-			b.msgs[i].Hdr.Namelen = unix.SizeofSockaddrInet4
+	b.sent.L = &b.mu
+	for k := range b.sets {
+		t := &b.sets[k]
+		for i := range t.msgs {
+			t.iovs[i].Base = &t.bufs[i][0]
+			t.msgs[i].Hdr.Iov = &t.iovs[i]
+			t.msgs[i].Hdr.SetIovlen(1)
+			if b.v6 {
+				t.sa6[i].Family = unix.AF_INET6
+				t.msgs[i].Hdr.Name = (*byte)(unsafe.Pointer(&t.sa6[i]))
+				t.msgs[i].Hdr.Namelen = unix.SizeofSockaddrInet6
+			} else {
+				t.sa4[i].Family = unix.AF_INET
+				t.msgs[i].Hdr.Name = (*byte)(unsafe.Pointer(&t.sa4[i]))
+				t.msgs[i].Hdr.Namelen = unix.SizeofSockaddrInet4
+			}
 		}
 	}
 	return b
@@ -135,21 +150,25 @@ func (b *batchConn) WriteToAddrPort(p []byte, addr netip.AddrPort) (int, error) 
 		b.mu.Unlock()
 		return b.UDPConn.WriteToUDPAddrPort(p, addr)
 	}
-	i := b.n
+	for b.sets[b.cur].n == batchMax { // full, its flush waiting for the other batch
+		b.flushLocked()
+	}
+	t := &b.sets[b.cur]
+	i := t.n
 	port := addr.Port()
 	if b.v6 {
-		sa := &b.sa6[i]
+		sa := &t.sa6[i]
 		sa.Addr = addr.Addr().As16() // an IPv4 peer comes out v4-mapped
 		putPort(&sa.Port, port)
 		sa.Scope_id = 0
 	} else {
-		sa := &b.sa4[i]
+		sa := &t.sa4[i]
 		sa.Addr = addr.Addr().Unmap().As4()
 		putPort(&sa.Port, port)
 	}
-	b.iovs[i].SetLen(copy(b.bufs[i][:], p))
-	b.n++
-	if b.n == batchMax || b.active == 0 {
+	t.iovs[i].SetLen(copy(t.bufs[i][:], p))
+	t.n++
+	if t.n == batchMax || b.active == 0 {
 		b.flushLocked()
 	}
 	b.mu.Unlock()
@@ -180,30 +199,54 @@ func (b *batchConn) end() {
 	b.mu.Unlock()
 }
 
+// flushLocked sends the batch being filled and makes the other one current,
+// once that one has left. Called with mu held; mu is released during the
+// system call.
 func (b *batchConn) flushLocked() {
-	for sent := 0; sent < b.n; {
+	for {
+		t := &b.sets[b.cur]
+		if t.n == 0 {
+			return
+		}
+		if b.sets[b.cur^1].sending { // keep the order: the older batch first
+			b.sent.Wait()
+			continue // another writer may have flushed meanwhile
+		}
+		b.cur ^= 1
+		t.sending = true
+		b.mu.Unlock()
+		refused := b.send(t)
+		b.mu.Lock()
+		if refused > 0 && b.refused != nil {
+			b.refused.Add(float64(refused))
+		}
+		t.n, t.sending = 0, false
+		b.sent.Broadcast()
+		return
+	}
+}
+
+// send writes t's datagrams and returns how many the kernel refused.
+func (b *batchConn) send(t *batch) (refused uint64) {
+	for sent := 0; sent < t.n; {
 		var k int
 		var errno syscall.Errno
 		err := b.raw.Write(func(fd uintptr) bool {
 			r, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, fd,
-				uintptr(unsafe.Pointer(&b.msgs[sent])), uintptr(b.n-sent), 0, 0, 0)
+				uintptr(unsafe.Pointer(&t.msgs[sent])), uintptr(t.n-sent), 0, 0, 0)
 			k, errno = int(r), e
 			return true // never wait for the socket: UDP drops instead
 		})
 		switch {
 		case err != nil: // the socket is closed
-			b.errs += uint64(b.n - sent)
-			b.n = 0
-			return
+			return refused + uint64(t.n-sent)
 		case errno == unix.EAGAIN || errno == unix.ENOBUFS:
-			b.errs += uint64(b.n - sent) // the kernel's buffer is full: the rest would fail too
-			b.n = 0
-			return
+			return refused + uint64(t.n-sent) // the kernel's buffer is full: the rest would fail too
 		case errno != 0 || k <= 0:
-			b.errs++
+			refused++
 			k = 1 // skip the datagram the kernel refused; the rest still go
 		}
 		sent += k
 	}
-	b.n = 0
+	return refused
 }

@@ -2,11 +2,18 @@
 
 package sfu
 
-import "net"
+import (
+	"net"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // batchConn batches egress datagrams with sendmmsg, which only Linux has;
 // elsewhere the media socket writes each datagram at once.
-type batchConn struct{ *net.UDPConn }
+type batchConn struct {
+	*net.UDPConn
+	refused prometheus.Counter
+}
 
 func newBatchConn(*net.UDPConn) *batchConn { return nil }
 

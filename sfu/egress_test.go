@@ -3,8 +3,10 @@
 package sfu
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -153,5 +155,74 @@ func TestEgress_BatchedDatagramsAllArrive(t *testing.T) {
 		if k != 2 || int(p[0])|int(p[1])<<8 != i {
 			t.Fatalf("datagram %d: got % x", i, p[:k])
 		}
+	}
+}
+
+// Writers in concurrent passes share the socket's two batches: while one batch
+// is in the kernel the next fills. Every datagram still arrives, and each
+// destination sees its datagrams in the order they were written.
+func TestEgress_ConcurrentPassesKeepEveryDatagramInOrder(t *testing.T) {
+	srv, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBatchConn(srv)
+	t.Cleanup(func() { _ = b.Close() })
+	const writers, passes, perPass = 4, 50, 40 // perPass > batchMax/2: batches fill mid-pass
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := range writers {
+		peer, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = peer.Close() })
+		to := peer.LocalAddr().(*net.UDPAddr).AddrPort()
+		var got atomic.Int64
+		stopped := make(chan struct{})
+		wg.Add(2)
+		go func() { // the peer checks order
+			defer wg.Done()
+			defer close(stopped)
+			p := make([]byte, 16)
+			_ = peer.SetReadDeadline(time.Now().Add(20 * time.Second))
+			for want := 0; want < passes*perPass; want++ {
+				n, _, err := peer.ReadFromUDPAddrPort(p)
+				if err != nil {
+					errs <- fmt.Errorf("writer %d: datagram %d: %v", w, want, err)
+					return
+				}
+				if n != 2 || int(p[0])|int(p[1])<<8 != want {
+					errs <- fmt.Errorf("writer %d: datagram %d arrived as % x", w, want, p[:n])
+					return
+				}
+				got.Add(1)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			seq := 0
+			for range passes {
+				b.begin()
+				for range perPass {
+					_, _ = b.WriteToAddrPort([]byte{byte(seq), byte(seq >> 8)}, to)
+					seq++
+				}
+				b.end()
+				// Paced to the peer, so a slow reader's full buffer cannot drop any.
+				for deadline := time.Now().Add(10 * time.Second); got.Load() < int64(seq) && time.Now().Before(deadline); {
+					select {
+					case <-stopped: // the peer gave up: the test has failed
+						return
+					case <-time.After(100 * time.Microsecond):
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }

@@ -13,6 +13,7 @@ type metrics struct {
 	rooms, participants, tracks                       prometheus.Gauge
 	packetsIn, bytesIn, packetsOut, bytesOut, dropped prometheus.Counter
 	malformed, nacks, retransmits, plis               prometheus.Counter
+	sendRefused                                       prometheus.Counter
 	layerSwitches                                     prometheus.Counter
 	joins                                             prometheus.Counter
 	refusals                                          *prometheus.CounterVec
@@ -37,6 +38,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		bytesOut:      counter("bytes_out_total", "RTP bytes sent to subscribers."),
 		dropped:       counter("packets_dropped_total", "Packets dropped because a subscriber's queue was full."),
 		malformed:     counter("packets_malformed_total", "Packets from publishers that were not valid RTP."),
+		sendRefused:   counter("datagrams_refused_total", "Datagrams the kernel refused on the media UDP socket (its buffer full); dropped, as UDP would."),
 		nacks:         counter("nacks_total", "Packets asked again by subscribers (NACK)."),
 		retransmits:   counter("retransmits_total", "Packets retransmitted from the packet cache."),
 		plis:          counter("plis_sent_total", "Keyframe requests (PLI) sent to publishers."),

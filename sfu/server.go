@@ -172,6 +172,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	var bc *batchConn
 	if uc, ok := s.udp.(*net.UDPConn); ok {
 		if bc = newBatchConn(uc); bc != nil {
+			bc.refused = m.sendRefused
 			muxConn = bc
 		}
 	}
