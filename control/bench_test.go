@@ -93,6 +93,7 @@ func BenchmarkBook(b *testing.B) {
 	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N)/1e3, "cpu-µs/booking")
 	st := e.db.Stats()
 	b.ReportMetric(float64(st.Writes)/float64(st.Commits), "writes/commit")
+	b.ReportMetric(float64(st.Pages)/float64(b.N), "pages/booking")
 }
 
 // BenchmarkCancelRefund measures ledger writes: each cancellation appends a

@@ -74,11 +74,12 @@ type DB struct {
 type Stats struct {
 	Commits uint64 // bbolt transactions committed by Update (each one fsync)
 	Writes  uint64 // Update calls served
+	Pages   int64  // pages written by every commit since Open, meta pages included
 }
 
 // Stats returns the counters since Open.
 func (d *DB) Stats() Stats {
-	return Stats{Commits: d.commits.Load(), Writes: d.writes.Load()}
+	return Stats{Commits: d.commits.Load(), Writes: d.writes.Load(), Pages: d.pagesWritten()}
 }
 
 // call is one Update waiting for the group committer.
@@ -385,3 +386,8 @@ func (t boltTx) Scan(bucket string, from, to []byte, fn func(k, v []byte) error)
 }
 
 var _ control.Store = (*DB)(nil)
+
+func (d *DB) pagesWritten() int64 {
+	st := d.db.Stats()
+	return st.TxStats.GetWrite()
+}
