@@ -443,21 +443,22 @@ func (d *downTrack) replayLocked(l *layer, seq uint16, now int64) bool {
 	return !first
 }
 
-// handleNACK retransmits from the publisher's cache. Duplicate NACKs (the same
-// packet within a short interval) and NACKs older than the last keyframe sent
-// are ignored: the decoder no longer needs them.
-func (d *downTrack) handleNACK(outSeq uint16, buf []byte, now int64) {
+// handleNACK queues a retransmission from the publisher's cache and reports
+// whether it did; the caller gets the queue written once per feedback packet.
+// Duplicate NACKs (the same packet within a short interval) and NACKs older
+// than the last keyframe sent are ignored: the decoder no longer needs them.
+func (d *downTrack) handleNACK(outSeq uint16, buf []byte, now int64) bool {
 	d.m.nacks.Inc()
 	d.mu.Lock()
 	if !d.started || !packetcache.SeqLess(outSeq, d.lastOutSeq+1) ||
 		(d.hasKeyOut && packetcache.SeqLess(outSeq, d.lastKeyOut)) {
 		d.mu.Unlock()
-		return
+		return false
 	}
 	r := &d.rtx[outSeq%uint16(len(d.rtx))]
 	if r.seq == outSeq && now-r.at < int64(40*time.Millisecond) {
 		d.mu.Unlock()
-		return
+		return false
 	}
 	r.seq, r.at = outSeq, now
 	var rec *switchRecord
@@ -470,26 +471,27 @@ func (d *downTrack) handleNACK(outSeq uint16, buf []byte, now int64) {
 	}
 	if rec == nil {
 		d.mu.Unlock()
-		return
+		return false
 	}
 	l := d.src.layers[rec.layer].Load()
 	inSeq, tsOff := outSeq+rec.seqOff, rec.tsOff
 	d.mu.Unlock()
 	if l == nil {
-		return
+		return false
 	}
 	n := l.cache.Get(inSeq, buf)
 	if n == 0 {
-		return
+		return false
 	}
 	h, payload, ok := parseRTP(buf[:n])
 	if !ok {
-		return
+		return false
 	}
-	if d.q.push(outSeq, h.ts-tsOff, h.marker, payload, now) {
-		d.m.retransmits.Inc()
-		d.eg.kick(d)
+	if !d.q.push(outSeq, h.ts-tsOff, h.marker, payload, now) {
+		return false
 	}
+	d.m.retransmits.Inc()
+	return true
 }
 
 // restart forgets what was sent before the subscriber could receive it, so the
@@ -567,11 +569,17 @@ func (d *downTrack) readRTCP(sender *webrtc.RTPSender, onREMB func(uint64)) {
 		for _, p := range pkts {
 			switch p := p.(type) {
 			case *rtcp.TransportLayerNack:
+				// One write per NACK pair (up to 17 packets), not per packet,
+				// and never more than a pair queued before it is written.
 				for _, pair := range p.Nacks {
+					queued := false
 					pair.Range(func(seq uint16) bool {
-						d.handleNACK(seq, buf, now)
+						queued = d.handleNACK(seq, buf, now) || queued
 						return true
 					})
+					if queued {
+						d.eg.kick(d)
+					}
 				}
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 				d.mu.Lock()

@@ -251,6 +251,7 @@ func TestForward_NACKRules(t *testing.T) {
 	d.handleNACK(first+60, out, now+int64(time.Millisecond)) // duplicate: ignored
 	d.handleNACK(first+10, out, now)                         // before the last keyframe (50): ignored
 	d.handleNACK(first+200, out, now)                        // never sent: ignored
+	d.eg.kick(d)
 	waitFor(t, 5*time.Second, "retransmission", func() bool { return w.n.Load() >= 101 })
 	time.Sleep(50 * time.Millisecond) // nothing else may follow
 	if got := w.n.Load(); got != 101 {
