@@ -4,7 +4,6 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,24 +17,13 @@ import (
 // loopback the receive side's softirq work and the wake-ups of the receiving
 // threads run on the sender's CPU too.
 func BenchmarkKernelFloor_SendmmsgTo49Peers(b *testing.B) {
-	srv, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	bc := newBatchConn(srv)
-	b.Cleanup(func() { _ = bc.Close() })
+	bc := loopbackBatchConn(b)
 	const peers = 49
 	var addrs []netip.AddrPort
-	var wg sync.WaitGroup
 	for range peers {
-		p, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-		if err != nil {
-			b.Fatal(err)
-		}
+		p := loopbackUDP(b)
 		addrs = append(addrs, p.LocalAddr().(*net.UDPAddr).AddrPort())
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		go func() { // reads until the socket closes at cleanup
 			buf := make([]byte, 1500)
 			for {
 				if _, _, err := p.ReadFromUDPAddrPort(buf); err != nil {
@@ -43,7 +31,6 @@ func BenchmarkKernelFloor_SendmmsgTo49Peers(b *testing.B) {
 				}
 			}
 		}()
-		b.Cleanup(func() { _ = p.Close() })
 	}
 	pkt := make([]byte, 1200)
 	runtime.LockOSThread()
@@ -66,4 +53,23 @@ func BenchmarkKernelFloor_SendmmsgTo49Peers(b *testing.B) {
 	cpu := time.Duration(after.Utime.Nano()+after.Stime.Nano()-before.Utime.Nano()-before.Stime.Nano()) * time.Nanosecond
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*peers)/1e3, "cpu-us/datagram")
 	b.ReportMetric(float64(after.Stime.Nano()-before.Stime.Nano())/float64(b.N*peers)/1e3, "sys-us/datagram")
+}
+
+// loopbackUDP is a UDP socket on 127.0.0.1, closed when the test ends.
+func loopbackUDP(t testing.TB) *net.UDPConn {
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// loopbackBatchConn is a batching media socket on 127.0.0.1.
+func loopbackBatchConn(t testing.TB) *batchConn {
+	b := newBatchConn(loopbackUDP(t))
+	if b == nil {
+		t.Fatal("no batching socket")
+	}
+	return b
 }

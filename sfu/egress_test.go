@@ -120,17 +120,8 @@ func TestEgress_CALL2_UDPSubscribersWrittenInline(t *testing.T) {
 // Datagrams gathered during an egress pass all reach the peer, in order, once
 // the pass ends; outside a pass they go at once.
 func TestEgress_BatchedDatagramsAllArrive(t *testing.T) {
-	srv, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := newBatchConn(srv)
-	t.Cleanup(func() { _ = b.Close() })
-	peer, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = peer.Close() })
+	b := loopbackBatchConn(t)
+	peer := loopbackUDP(t)
 	_ = peer.SetReadBuffer(1 << 20)
 	to := peer.LocalAddr().(*net.UDPAddr).AddrPort()
 	to = netip.AddrPortFrom(netip.AddrFrom16(to.Addr().As16()), to.Port()) // v4-mapped, as a dual-stack socket reports it
@@ -162,21 +153,12 @@ func TestEgress_BatchedDatagramsAllArrive(t *testing.T) {
 // is in the kernel the next fills. Every datagram still arrives, and each
 // destination sees its datagrams in the order they were written.
 func TestEgress_ConcurrentPassesKeepEveryDatagramInOrder(t *testing.T) {
-	srv, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := newBatchConn(srv)
-	t.Cleanup(func() { _ = b.Close() })
+	b := loopbackBatchConn(t)
 	const writers, passes, perPass = 4, 50, 40 // perPass > batchMax/2: batches fill mid-pass
 	var wg sync.WaitGroup
 	errs := make(chan error, writers)
 	for w := range writers {
-		peer, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = peer.Close() })
+		peer := loopbackUDP(t)
 		to := peer.LocalAddr().(*net.UDPAddr).AddrPort()
 		var got atomic.Int64
 		stopped := make(chan struct{})
