@@ -19,21 +19,24 @@ import (
 //
 // Signals, per feedback report (browsers send one every 50-100 ms):
 //   - the standing queue: the smallest one-way delay of the report's packets
-//     above the smallest delay seen in the last 10 s. A real bottleneck delays
-//     every packet; a receiver or server that was briefly descheduled delays
-//     only some, and the freshest packet of the report shows no queue, so the
-//     minimum ignores it;
-//   - loss among the reported packets;
-//   - the receive rate over the last 500 ms;
+//     above the smallest delay seen in the last 10 s; 50 ms of it for 300 ms
+//     is congestion. A real bottleneck delays every packet; a receiver or
+//     server that was briefly descheduled delays only some, and the freshest
+//     packet of the report shows no queue, so the minimum ignores it;
+//   - loss: 10 % over the last second, in at least half of its reports;
+//   - the receive rate over the last 300 ms;
 //   - the link capacity from packet trains: packets sent back to back (a
 //     frame's packets) leave a bottleneck spaced by its rate, so the bytes of
 //     a train over its arrival spread measure the link without sending more.
 //
-// Congestion (a standing queue or loss) sets the estimate to 85 % of the
-// receive rate. Otherwise the estimate only rises: to 1.5x the receive rate or
-// 80 % of the measured capacity, whichever is higher. A capacity raise that
-// ends in congestion within a few seconds suspends capacity raises for a
-// bounded, doubling hold, so a misleading train cannot make the layer oscillate.
+// A standing queue sets the estimate to 85 % of the receive rate (what a full
+// link delivers is its capacity); loss alone steps it down as GCC's loss
+// controller does. Otherwise the estimate only rises: to 1.5x the receive rate
+// or 80 % of the trains' capacity, whichever is higher. After congestion,
+// trains may raise it only after a hold (8 s; 16 s after a raise that failed),
+// because small trains read on a busy receiver arrive compressed and overstate
+// the link; the hold ends early once the link carries half as much again as
+// it did under congestion (the selector probed a layer up and it held).
 type bwe struct {
 	min, max int64
 	clock    func() int64 // unix nanos; injected for tests
@@ -75,8 +78,8 @@ const (
 	bweBaseSlots = 5
 	bweBaseSlot  = 2 * time.Second // base delay: the minimum over 5 slots of 2 s
 
-	bweQueueHigh    = 30 * time.Millisecond  // a standing queue this high ...
-	bweQueueLasting = 200 * time.Millisecond // ... for this long (3 reports) is congestion
+	bweQueueHigh    = 50 * time.Millisecond  // a standing queue this high ...
+	bweQueueLasting = 300 * time.Millisecond // ... for this long (4 reports) is congestion
 	bweLossCongest  = 10                     // % of the last reports' packets lost
 	bweLossReports  = 10
 	bweLossWarmup   = 2 * time.Second
