@@ -68,25 +68,20 @@ func (e *egress) endPass() {
 	}
 }
 
-// drainNow drains d on the calling goroutine, unless a worker has it; then the
-// worker drains it again when done.
-func (e *egress) drainNow(d *downTrack) {
+// tryClaim makes the caller the one goroutine writing d, if no one else is and
+// no worker has it pending. release gives it back.
+func (e *egress) tryClaim(d *downTrack) bool {
 	e.mu.Lock()
-	switch {
-	case e.closed:
-		e.mu.Unlock()
-		return
-	case d.egRunning:
-		d.egAgain = true
-		e.mu.Unlock()
-		return
-	case d.egQueued:
-		e.mu.Unlock()
-		return
+	defer e.mu.Unlock()
+	if e.closed || d.egRunning || d.egQueued {
+		return false
 	}
 	d.egRunning = true
-	e.mu.Unlock()
-	d.drain()
+	return true
+}
+
+// release ends a claim; what was queued meanwhile for d goes to a worker.
+func (e *egress) release(d *downTrack) {
 	e.mu.Lock()
 	d.egRunning = false
 	again := d.egAgain && !e.closed
@@ -101,6 +96,25 @@ func (e *egress) drainNow(d *downTrack) {
 		default:
 		}
 	}
+}
+
+// drainNow drains d on the calling goroutine, unless someone else is writing
+// it; then that one drains it again when done (or a worker has it pending).
+func (e *egress) drainNow(d *downTrack) {
+	e.mu.Lock()
+	switch {
+	case e.closed, d.egQueued:
+		e.mu.Unlock()
+		return
+	case d.egRunning:
+		d.egAgain = true
+		e.mu.Unlock()
+		return
+	}
+	d.egRunning = true
+	e.mu.Unlock()
+	d.drain()
+	e.release(d)
 }
 
 // kick gets d's queue written: inline when its path cannot block, else by a

@@ -111,18 +111,17 @@ func (s *source) handlePacket(l *layer, raw []byte, now int64) {
 	// Subscribers reached over UDP are written right here, in one batch.
 	var pass *egress
 	for _, d := range *s.downs.Load() {
-		if !d.forward(l, &h, payload, kf, now) {
-			continue
-		}
 		if d.inline == nil || !d.inline.Load() {
-			d.eg.schedule(d)
+			if queued, _ := d.forward(l, &h, payload, kf, now, nil); queued {
+				d.eg.schedule(d)
+			}
 			continue
 		}
 		if pass == nil {
 			pass = d.eg
 			pass.beginPass()
 		}
-		d.eg.drainNow(d)
+		d.forwardInline(l, &h, payload, kf, now)
 	}
 	if pass != nil {
 		pass.endPass()
@@ -189,8 +188,8 @@ type downTrack struct {
 	src          *source
 	m            *metrics
 	q            *queue
-	onFirst      func() // first packet written (join-to-first-packet metric)
-	done         chan struct{}
+	onFirst      func()      // first packet written (join-to-first-packet metric)
+	stopped      atomic.Bool // no more writes (checked per packet: cheaper than a channel)
 	stopOnce     sync.Once
 	startOnce    sync.Once
 	eg           *egress      // drains q; set before Bind
@@ -198,8 +197,9 @@ type downTrack struct {
 
 	// guarded by eg.mu
 	egQueued, egRunning, egAgain bool
-	// owned by the egress worker draining the track (one at a time)
+	// owned by the holder of the track's egress (one goroutine at a time)
 	outSlot            slot
+	out, direct        outPkt
 	outHdr             rtp.Header
 	wroteFirst, errLog bool
 
@@ -236,8 +236,7 @@ type downTrack struct {
 func newDownTrack(src *source, streamID string, queueSize int, m *metrics, onFirst func()) *downTrack {
 	d := &downTrack{
 		id: src.id, streamID: streamID, src: src, m: m, q: newQueue(queueSize),
-		onFirst: onFirst, done: make(chan struct{}),
-		cur: -1, target: -1, maxLayer: 2, reported: -1, sel: newSelectorState(),
+		onFirst: onFirst, cur: -1, target: -1, maxLayer: 2, reported: -1, sel: newSelectorState(),
 	}
 	if src.kind == webrtc.RTPCodecTypeAudio {
 		d.target = 0
@@ -306,19 +305,54 @@ func (d *downTrack) start() {
 
 func (d *downTrack) stop() {
 	d.stopOnce.Do(func() {
-		close(d.done)
+		d.stopped.Store(true)
 		d.q.close()
 	})
 }
 
+// forwardInline forwards one packet on the publisher's goroutine. When nothing
+// is queued and no one else is writing d, the packet goes straight to the
+// writer, skipping the queue's two copies.
+func (d *downTrack) forwardInline(l *layer, h *rtpHeader, payload []byte, kf bool, now int64) {
+	e := d.eg
+	if !e.tryClaim(d) {
+		if queued, _ := d.forward(l, h, payload, kf, now, nil); queued {
+			e.drainNow(d)
+		}
+		return
+	}
+	queued, direct := d.forward(l, h, payload, kf, now, &d.direct)
+	if direct {
+		d.writeOut(&d.direct)
+	}
+	if queued {
+		d.drain()
+	}
+	e.release(d)
+}
+
+// outPkt is one packet rewritten for a subscriber, with its writer.
+type outPkt struct {
+	seq     uint16
+	ts      uint32
+	marker  bool
+	payload []byte
+	arrival int64
+	w       webrtc.TrackLocalWriter
+	ssrc    uint32
+	pt      uint8
+}
+
 // forward rewrites one publisher packet into this subscriber's stream and queues
-// it, reporting whether anything was queued. Called from the publisher layer's
-// reader goroutine; allocates nothing.
-func (d *downTrack) forward(l *layer, h *rtpHeader, payload []byte, kf bool, now int64) bool {
+// it, reporting whether anything was queued. With direct set, a single packet
+// that finds the queue empty is handed back in direct instead (the caller holds
+// d's egress and writes it). Called from the publisher layer's reader
+// goroutine; allocates nothing.
+func (d *downTrack) forward(l *layer, h *rtpHeader, payload []byte, kf bool, now int64, direct *outPkt) (queued, isDirect bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if !d.bound {
-		return false
+		return false, false
 	}
 	switch {
 	case d.cur != l.idx:
@@ -335,7 +369,7 @@ func (d *downTrack) forward(l *layer, h *rtpHeader, payload []byte, kf bool, now
 					break
 				}
 			}
-			return false
+			return false, false
 		}
 		if !kf {
 			if d.cur < 0 && d.replayLocked(l, h.seq, now) {
@@ -345,19 +379,26 @@ func (d *downTrack) forward(l *layer, h *rtpHeader, payload []byte, kf bool, now
 				d.startLow = true
 			}
 			d.src.requestKeyframe(l.idx, now)
-			return false
+			return false, false
 		}
 		d.switchLocked(l.idx, h.seq, h.ts, now)
 	case d.dropping:
 		if !kf {
-			return false
+			return false, false
 		}
 		d.resyncLocked(h.seq, now)
 	case uint16(d.switchInSeq-h.seq-1) < 0x1000:
-		return false // a late packet from before the switch: not in the subscriber's numbering
+		return false, false // a late packet from before the switch: not in the subscriber's numbering
+	}
+	if direct != nil && d.q.len() == 0 {
+		outSeq, outTS := h.seq-d.seqOff, h.ts-d.tsOff
+		*direct = outPkt{seq: outSeq, ts: outTS, marker: h.marker, payload: payload, arrival: now,
+			w: d.writer, ssrc: d.ssrc, pt: d.pt}
+		d.sentLocked(outSeq, outTS, kf, now)
+		return false, true
 	}
 	d.queueLocked(h, payload, kf, now)
-	return true // even if the push failed: a replay may have queued packets
+	return true, false // even if the push failed: a replay may have queued packets
 }
 
 func (d *downTrack) queueLocked(h *rtpHeader, payload []byte, kf bool, now int64) {
@@ -371,6 +412,11 @@ func (d *downTrack) queueLocked(h *rtpHeader, payload []byte, kf bool, now int64
 		d.src.requestKeyframe(d.cur, now)
 		return
 	}
+	d.sentLocked(outSeq, outTS, kf, now)
+}
+
+// sentLocked records a packet handed on to the subscriber.
+func (d *downTrack) sentLocked(outSeq uint16, outTS uint32, kf bool, now int64) {
 	if !d.started || packetcache.SeqLess(d.lastOutSeq, outSeq) {
 		d.lastOutSeq, d.lastOutTS, d.lastOutAt = outSeq, outTS, now
 		d.started = true
@@ -506,53 +552,58 @@ func (d *downTrack) restart() {
 	d.mu.Unlock()
 }
 
-// drain writes the queued packets into the peer connection. Called by one egress
-// worker at a time.
+// drain writes the queued packets into the peer connection. Called by one
+// goroutine at a time (the holder of d's egress).
 func (d *downTrack) drain() {
-	s, h := &d.outSlot, &d.outHdr
+	s, o := &d.outSlot, &d.out
 	for {
-		select {
-		case <-d.done:
-			return
-		default:
-		}
-		if !d.q.pop(s) {
+		if d.stopped.Load() || !d.q.pop(s) {
 			return
 		}
 		d.mu.Lock()
 		w, ssrc, pt, bound := d.writer, d.ssrc, d.pt, d.bound
 		d.mu.Unlock()
-		if !bound || w == nil {
+		if !bound {
 			continue
 		}
-		*h = rtp.Header{
-			Version: 2, Marker: s.marker, PayloadType: pt,
-			SequenceNumber: s.seq, Timestamp: s.ts, SSRC: ssrc,
-			Extensions: h.Extensions[:0],
+		*o = outPkt{seq: s.seq, ts: s.ts, marker: s.marker, payload: s.buf[:s.n], arrival: s.arrival, w: w, ssrc: ssrc, pt: pt}
+		d.writeOut(o)
+	}
+}
+
+// writeOut writes one packet through pion (interceptors, SRTP, the socket).
+func (d *downTrack) writeOut(p *outPkt) {
+	if p.w == nil || d.stopped.Load() {
+		return
+	}
+	h := &d.outHdr
+	*h = rtp.Header{
+		Version: 2, Marker: p.marker, PayloadType: p.pt,
+		SequenceNumber: p.seq, Timestamp: p.ts, SSRC: p.ssrc,
+		Extensions: h.Extensions[:0],
+	}
+	n, err := p.w.WriteRTP(h, p.payload)
+	if n == 0 && err == nil {
+		// pion drops packets silently until the connection's SRTP keys exist
+		// (a track bound by a renegotiation that beat the DTLS handshake).
+		// The subscriber got nothing: start again from a keyframe.
+		d.restart()
+		return
+	}
+	if err != nil {
+		if !d.errLog {
+			d.errLog = true
+			d.m.log.Debug("sfu: write RTP", "track", d.id, "err", err)
 		}
-		n, err := w.WriteRTP(h, s.buf[:s.n])
-		if n == 0 && err == nil {
-			// pion drops packets silently until the connection's SRTP keys exist
-			// (a track bound by a renegotiation that beat the DTLS handshake).
-			// The subscriber got nothing: start again from a keyframe.
-			d.restart()
-			continue
-		}
-		if err != nil {
-			if !d.errLog {
-				d.errLog = true
-				d.m.log.Debug("sfu: write RTP", "track", d.id, "err", err)
-			}
-			continue
-		}
-		d.m.packetsOut.Inc()
-		d.m.bytesOut.Add(float64(n))
-		d.m.forwardLatency.Observe(float64(time.Now().UnixNano()-s.arrival) / 1e9)
-		if !d.wroteFirst {
-			d.wroteFirst = true
-			if d.onFirst != nil {
-				d.onFirst()
-			}
+		return
+	}
+	d.m.packetsOut.Inc()
+	d.m.bytesOut.Add(float64(n))
+	d.m.forwardLatency.Observe(float64(time.Now().UnixNano()-p.arrival) / 1e9)
+	if !d.wroteFirst {
+		d.wroteFirst = true
+		if d.onFirst != nil {
+			d.onFirst()
 		}
 	}
 }

@@ -82,15 +82,20 @@ func videoSource(m *metrics, plis *atomic.Int64) *source {
 	return src
 }
 
-// The forwarding path (parse, cache, rewrite, queue to every subscriber)
-// allocates nothing per packet.
+// The forwarding path (parse, cache, rewrite, then written inline or queued for
+// a worker) allocates nothing per packet.
 func TestForward_AllocsPerRunZero(t *testing.T) {
 	m := testMetrics(t)
 	var plis atomic.Int64
 	src := videoSource(m, &plis)
+	var udp atomic.Bool
+	udp.Store(true)
 	for i := 0; i < 3; i++ {
 		d := newDownTrack(src, "expert", 512, m, nil)
 		d.target = 2
+		if i > 0 {
+			d.inline = &udp
+		}
 		bindTest(d, &fakeWriter{})
 		src.addDown(d)
 		t.Cleanup(d.stop)
@@ -108,13 +113,18 @@ func TestForward_AllocsPerRunZero(t *testing.T) {
 	}
 }
 
+// Forwarding to 49 subscribers reached over UDP, as in production: written
+// inline on the publisher's goroutine (the writer is a fake: pion's SRTP and the
+// socket are not included).
 func BenchmarkForward_49Subscribers(b *testing.B) {
 	m := testMetrics(b)
 	var plis atomic.Int64
 	src := videoSource(m, &plis)
+	var udp atomic.Bool
+	udp.Store(true)
 	for i := 0; i < 49; i++ {
 		d := newDownTrack(src, "expert", 512, m, nil)
-		d.target = 2
+		d.target, d.inline = 2, &udp
 		bindTest(d, &fakeWriter{})
 		src.addDown(d)
 		b.Cleanup(d.stop)

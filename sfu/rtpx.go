@@ -144,8 +144,8 @@ func (q *queue) push(seq uint16, ts uint32, marker bool, payload []byte, arrival
 // pop copies the oldest packet into dst.
 func (q *queue) pop(dst *slot) bool {
 	q.mu.Lock()
-	defer q.mu.Unlock()
 	if q.count == 0 {
+		q.mu.Unlock()
 		return false
 	}
 	s := &q.slots[q.head]
@@ -153,6 +153,7 @@ func (q *queue) pop(dst *slot) bool {
 	copy(dst.buf[:s.n], s.buf[:s.n])
 	q.head = (q.head + 1) % len(q.slots)
 	q.count--
+	q.mu.Unlock()
 	return true
 }
 
