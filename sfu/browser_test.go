@@ -86,6 +86,11 @@ func TestBrowser_CALL2_ExpertSimulcastToThreeParticipants(t *testing.T) {
 		env.admit(tok, "ev1", fmt.Sprintf("client%d", i), RoleGuest, KindEvent, MediaVideo, 49)
 		tabs[i] = openCall(t, browser, site, tok)
 	}
+	t.Cleanup(func() { // what a rare freeze looked like from the server (seen about once in 20 runs)
+		if t.Failed() {
+			logForwarding(t, env)
+		}
+	})
 	for i, tab := range tabs {
 		waitDecoding(t, tab, fmt.Sprintf("participant %d", i))
 	}
@@ -135,4 +140,29 @@ func TestBrowser_APT1_OneToOneVideoAndAudioOnly(t *testing.T) {
 			}
 		}
 	})
+}
+
+// logForwarding logs the expert's layers and each participant's forwarding state.
+func logForwarding(t *testing.T, env *testEnv) {
+	src := env.srv.firstSource("ev1", "expert")
+	if src == nil {
+		t.Log("no video source from the expert")
+		return
+	}
+	now := time.Now().UnixNano()
+	for i := range src.layers {
+		if l := src.layers[i].Load(); l != nil {
+			t.Logf("layer %d: last packet %v ago, %d bit/s", i, time.Duration(now-l.last.Load()), l.rate.Load())
+		}
+	}
+	for _, d := range *src.downs.Load() {
+		d.mu.Lock()
+		t.Logf("to %s: cur %d target %d dropping %v started %v last out %v ago, queued %d, inline %v, selector %+v",
+			d.streamID, d.cur, d.target, d.dropping, d.started, time.Duration(now-d.lastOutAt), d.q.len(),
+			d.inline != nil && d.inline.Load(), d.sel)
+		d.mu.Unlock()
+	}
+	for _, n := range []string{"plis_sent", "layer_switches", "nacks", "retransmits", "packets_dropped", "datagrams_refused", "packets_in", "packets_out"} {
+		t.Logf("atlas11_sfu_%s_total %v", n, env.counter("atlas11_sfu_"+n+"_total"))
+	}
 }
