@@ -257,15 +257,7 @@ func TestBWE_CALL2_MalformedFeedbackIgnored(t *testing.T) {
 
 // The estimator's share of the forwarding path allocates nothing per packet.
 func TestBWE_CALL2_SendPathAllocatesNothing(t *testing.T) {
-	b := newBWE(2_500_000, 50_000, 10_000_000, nil)
-	w := b.AddStream(&interceptor.StreamInfo{RTPHeaderExtensions: []interceptor.RTPHeaderExtension{{URI: twccURI, ID: 5}}},
-		interceptor.RTPWriterFunc(func(*rtp.Header, []byte, interceptor.Attributes) (int, error) { return 0, nil }))
-	h := &rtp.Header{Version: 2, PayloadType: 96, SSRC: 1}
-	if err := h.SetExtension(5, []byte{0, 0}); err != nil {
-		t.Fatal(err)
-	}
-	payload := make([]byte, 1100)
-	ext := h.GetExtension(5) // the header's own bytes: stamping them allocates nothing
+	w, h, ext, payload := bweSendPath(t)
 	seq := uint16(0)
 	allocs := testing.AllocsPerRun(1000, func() {
 		seq++
@@ -280,18 +272,24 @@ func TestBWE_CALL2_SendPathAllocatesNothing(t *testing.T) {
 // BenchmarkBWESend is the estimator's cost per packet sent (CPU target of the
 // issue: <= 5 us of server CPU per egress packet, all included).
 func BenchmarkBWESend(b *testing.B) {
-	e := newBWE(2_500_000, 50_000, 10_000_000, nil)
-	w := e.AddStream(&interceptor.StreamInfo{RTPHeaderExtensions: []interceptor.RTPHeaderExtension{{URI: twccURI, ID: 5}}},
-		interceptor.RTPWriterFunc(func(*rtp.Header, []byte, interceptor.Attributes) (int, error) { return 0, nil }))
-	h := &rtp.Header{Version: 2, PayloadType: 96, SSRC: 1}
-	if err := h.SetExtension(5, []byte{0, 0}); err != nil {
-		b.Fatal(err)
-	}
-	payload := make([]byte, 1100)
-	ext := h.GetExtension(5)
+	w, h, ext, payload := bweSendPath(b)
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		ext[0], ext[1] = byte(i>>8), byte(i)
 		_, _ = w.Write(h, payload, nil)
 	}
+}
+
+// bweSendPath is an estimator's writer for a stream with the TWCC extension
+// (ID 5), a header carrying it, the extension's bytes (stamping them in place
+// allocates nothing) and a payload.
+func bweSendPath(t testing.TB) (interceptor.RTPWriter, *rtp.Header, []byte, []byte) {
+	e := newBWE(2_500_000, 50_000, 10_000_000, nil)
+	w := e.AddStream(&interceptor.StreamInfo{RTPHeaderExtensions: []interceptor.RTPHeaderExtension{{URI: twccURI, ID: 5}}},
+		interceptor.RTPWriterFunc(func(*rtp.Header, []byte, interceptor.Attributes) (int, error) { return 0, nil }))
+	h := &rtp.Header{Version: 2, PayloadType: 96, SSRC: 1}
+	if err := h.SetExtension(5, []byte{0, 0}); err != nil {
+		t.Fatal(err)
+	}
+	return w, h, h.GetExtension(5), make([]byte, 1100)
 }

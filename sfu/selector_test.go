@@ -95,18 +95,7 @@ func TestSelector_CALL2_DownFastUpWithHeadroomNoOscillation(t *testing.T) {
 // selector probes one layer up once the estimate sits at that ceiling; a failed
 // probe doubles the wait.
 func TestSelector_CALL2_GCCProbesUpAfterCapLifts(t *testing.T) {
-	now := time.Now().UnixNano()
-	rates := [3]int64{150_000, 500_000, 1_500_000}
-	d, _ := selectorTrack(t, rates, now)
-	d.target = 0
-	d.sel.lastDown = now
-	tick := func(budget int64) {
-		now += int64(250 * time.Millisecond)
-		for i := 0; i < 3; i++ {
-			d.src.layers[i].Load().last.Store(now)
-		}
-		d.selectLayer(budget, true, now)
-	}
+	d, tick, clock := probeTrack(t)
 	for i := 0; i < 8; i++ { // 2 s: inside the probe hold
 		tick(230_000)
 	}
@@ -118,7 +107,7 @@ func TestSelector_CALL2_GCCProbesUpAfterCapLifts(t *testing.T) {
 	}
 	if d.target != 1 {
 		t.Fatalf("no probe up after the hold: layer %d (lastDown %v ago, lastUp %v ago, hold %v)", d.target,
-			time.Duration(now-d.sel.lastDown), time.Duration(now-d.sel.lastUp), d.sel.probeHold)
+			time.Duration(clock()-d.sel.lastDown), time.Duration(clock()-d.sel.lastUp), d.sel.probeHold)
 	}
 	for i := 0; i < 4; i++ { // the estimate has not risen yet: the probe waits
 		tick(230_000)
@@ -182,30 +171,19 @@ func TestMetrics_PromtoolLint(t *testing.T) {
 // estimate: the cap has lifted), the probe ends at once and the layer goes on
 // up to the top, rather than waiting out the probe window and another hold.
 func TestSelector_CALL2_ProbeWithHeadroomGoesOnUp(t *testing.T) {
-	now := time.Now().UnixNano()
-	rates := [3]int64{150_000, 500_000, 1_500_000}
-	d, _ := selectorTrack(t, rates, now)
-	d.target = 0
-	d.sel.lastDown = now
-	tick := func(budget int64) {
-		now += int64(250 * time.Millisecond)
-		for i := 0; i < 3; i++ {
-			d.src.layers[i].Load().last.Store(now)
-		}
-		d.selectLayer(budget, true, now)
-	}
+	d, tick, clock := probeTrack(t)
 	for i := 0; i < 40 && d.target == 0; i++ { // the probe hold, at the estimate's ceiling
 		tick(236_000)
 	}
 	if d.target != 1 {
 		t.Fatalf("no probe after the hold: layer %d", d.target)
 	}
-	probed := now
+	probed := clock()
 	for i := 0; i < 4 && d.target == 1; i++ {
 		tick(9_900_000)
 	}
-	if d.target != 2 || now-probed > int64(time.Second) {
-		t.Fatalf("headroom during the probe: layer %d after %v, want the top within 1 s", d.target, time.Duration(now-probed))
+	if d.target != 2 || clock()-probed > int64(time.Second) {
+		t.Fatalf("headroom during the probe: layer %d after %v, want the top within 1 s", d.target, time.Duration(clock()-probed))
 	}
 	// And it stays there: no oscillation once the estimate holds.
 	for i := 0; i < 40; i++ {
@@ -214,4 +192,22 @@ func TestSelector_CALL2_ProbeWithHeadroomGoesOnUp(t *testing.T) {
 			t.Fatalf("left the top layer with a steady estimate: layer %d", d.target)
 		}
 	}
+}
+
+// probeTrack is a subscriber track on the low layer of a q/h/f source, just
+// switched down; tick moves its clock 250 ms and runs the selector with a TWCC
+// (GCC-like) budget.
+func probeTrack(t *testing.T) (d *downTrack, tick func(budget int64), clock func() int64) {
+	now := time.Now().UnixNano()
+	d, _ = selectorTrack(t, [3]int64{150_000, 500_000, 1_500_000}, now)
+	d.target = 0
+	d.sel.lastDown = now
+	tick = func(budget int64) {
+		now += int64(250 * time.Millisecond)
+		for i := 0; i < 3; i++ {
+			d.src.layers[i].Load().last.Store(now)
+		}
+		d.selectLayer(budget, true, now)
+	}
+	return d, tick, func() int64 { return now }
 }
