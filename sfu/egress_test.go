@@ -64,14 +64,7 @@ func TestEgress_CALL2_BlockedWriterDoesNotStallOthers(t *testing.T) {
 		return true
 	})
 	for _, w := range healthy {
-		w.mu.Lock()
-		for i := 1; i < len(w.seqs); i++ {
-			if w.seqs[i] != w.seqs[i-1]+1 {
-				w.mu.Unlock()
-				t.Fatalf("egress sequence jumps from %d to %d", w.seqs[i-1], w.seqs[i])
-			}
-		}
-		w.mu.Unlock()
+		w.requireContinuous(t)
 	}
 }
 
@@ -108,13 +101,7 @@ func TestEgress_CALL2_UDPSubscribersWrittenInline(t *testing.T) {
 			t.Fatalf("after packet %d the UDP subscriber has %d packets: not written inline", i, got)
 		}
 	}
-	inline.mu.Lock()
-	defer inline.mu.Unlock()
-	for i := 1; i < len(inline.seqs); i++ {
-		if inline.seqs[i] != inline.seqs[i-1]+1 {
-			t.Fatalf("egress sequence jumps from %d to %d", inline.seqs[i-1], inline.seqs[i])
-		}
-	}
+	inline.requireContinuous(t)
 }
 
 // Datagrams gathered during an egress pass all reach the peer, in order, once

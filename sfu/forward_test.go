@@ -38,6 +38,30 @@ func (w *fakeWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
 
 func (w *fakeWriter) Write(b []byte) (int, error) { return len(b), nil }
 
+// requireContinuous fails the test if the recorded sequence numbers jump.
+func (w *fakeWriter) requireContinuous(t *testing.T) {
+	t.Helper()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for i := 1; i < len(w.seqs); i++ {
+		if w.seqs[i] != w.seqs[i-1]+1 {
+			t.Fatalf("egress sequence jumps from %d to %d", w.seqs[i-1], w.seqs[i])
+		}
+	}
+}
+
+// recordedSubscriber is a subscriber track of src on the top layer, bound to a
+// writer that records what it is sent.
+func recordedSubscriber(t *testing.T, src *source, m *metrics) (*downTrack, *fakeWriter) {
+	w := &fakeWriter{seqs: []uint16{}}
+	d := newDownTrack(src, "expert", 1024, m, nil)
+	d.target = 2
+	src.addDown(d)
+	bindTest(d, w)
+	t.Cleanup(d.stop)
+	return d, w
+}
+
 func testMetrics(t testing.TB) *metrics {
 	m, err := newMetrics(prometheus.NewRegistry())
 	if err != nil {
@@ -181,13 +205,7 @@ func TestForward_CALL2_StuckSubscriberDropsToKeyframe(t *testing.T) {
 		src.handlePacket(l, vp8Packet(buf, uint16(i), uint32(i/3)*3000, i%300 == 0, 800), time.Now().UnixNano())
 	}
 	waitFor(t, 5*time.Second, "stuck subscriber resumes", func() bool { return stuck.q.len() == 0 && stuckW.n.Load() > 100 })
-	stuckW.mu.Lock()
-	defer stuckW.mu.Unlock()
-	for i := 1; i < len(stuckW.seqs); i++ {
-		if stuckW.seqs[i] != stuckW.seqs[i-1]+1 {
-			t.Fatalf("egress sequence jumps from %d to %d: the browser would NACK dropped packets", stuckW.seqs[i-1], stuckW.seqs[i])
-		}
-	}
+	stuckW.requireContinuous(t) // a jump would make the browser NACK dropped packets
 }
 
 // Switching layers at a keyframe keeps one continuous stream: sequence numbers
@@ -196,12 +214,7 @@ func TestForward_CALL2_LayerSwitchContinuous(t *testing.T) {
 	m := testMetrics(t)
 	var plis atomic.Int64
 	src := videoSource(m, &plis)
-	w := &fakeWriter{seqs: []uint16{}}
-	d := newDownTrack(src, "expert", 1024, m, nil)
-	d.target = 2
-	src.addDown(d)
-	bindTest(d, w)
-	t.Cleanup(d.stop)
+	d, w := recordedSubscriber(t, src, m)
 	buf := make([]byte, 1500)
 	now := time.Now().UnixNano()
 	// Layers have unrelated sequence numbers and timestamps, as in a browser.
@@ -240,12 +253,7 @@ func TestForward_NACKRules(t *testing.T) {
 	m := testMetrics(t)
 	var plis atomic.Int64
 	src := videoSource(m, &plis)
-	w := &fakeWriter{seqs: []uint16{}}
-	d := newDownTrack(src, "expert", 1024, m, nil)
-	d.target = 2
-	src.addDown(d)
-	bindTest(d, w)
-	t.Cleanup(d.stop)
+	d, w := recordedSubscriber(t, src, m)
 	buf := make([]byte, 1500)
 	l := src.layers[2].Load()
 	now := time.Now().UnixNano()
@@ -334,12 +342,7 @@ func TestForward_CALL2_LateJoinerStartsLowWhenTopKeyframeIsOld(t *testing.T) {
 	for f := 0; f < 100; f++ {
 		frame(f, f == 0)
 	}
-	w := &fakeWriter{seqs: []uint16{}}
-	d := newDownTrack(src, "expert", 1024, m, nil)
-	d.target = 2
-	src.addDown(d)
-	bindTest(d, w)
-	t.Cleanup(d.stop)
+	d, w := recordedSubscriber(t, src, m)
 	frame(100, false) // the top layer cannot be replayed: a keyframe is asked
 	frame(101, false)
 	waitFor(t, 5*time.Second, "the lower layer's replay", func() bool { return w.n.Load() >= 100 })
