@@ -42,9 +42,13 @@ type batchConn struct {
 	sets    [2]batch
 	refused prometheus.Counter // datagrams the kernel refused (counted, not retried: UDP); may be nil
 
-	rmu  sync.Mutex // the read state below
-	rsa  unix.RawSockaddrAny
-	rlen uint32
+	rmu    sync.Mutex // the read state below
+	rsa    unix.RawSockaddrAny
+	rlen   uint32
+	rbuf   []byte
+	rn     int
+	rerrno syscall.Errno
+	readFn func(fd uintptr) bool // bound once: a closure made per call would escape, an allocation per read
 }
 
 // batch is one sendmmsg worth of datagrams.
@@ -56,6 +60,11 @@ type batch struct {
 	sa4     [batchMax]unix.RawSockaddrInet4
 	sa6     [batchMax]unix.RawSockaddrInet6
 	bufs    [batchMax][packetcache.BufSize]byte
+	// the state of one sendmmsg call, and the call bound once (a closure made
+	// per send would escape to the heap: an allocation per batch)
+	from, k int
+	errno   syscall.Errno
+	sendFn  func(fd uintptr) bool
 }
 
 func newBatchConn(c *net.UDPConn) *batchConn {
@@ -77,8 +86,10 @@ func newBatchConn(c *net.UDPConn) *batchConn {
 	}
 	b := &batchConn{UDPConn: c, raw: raw, v6: family == unix.AF_INET6}
 	b.sent.L = &b.mu
+	b.readFn = b.recvfrom
 	for k := range b.sets {
 		t := &b.sets[k]
+		t.sendFn = t.sendmmsg
 		for i := range t.msgs {
 			t.iovs[i].Base = &t.bufs[i][0]
 			t.msgs[i].Hdr.Iov = &t.iovs[i]
@@ -104,29 +115,32 @@ func newBatchConn(c *net.UDPConn) *batchConn {
 func (b *batchConn) ReadFromAddrPort(p []byte) (int, netip.AddrPort, error) {
 	b.rmu.Lock()
 	defer b.rmu.Unlock()
-	var n int
-	var errno syscall.Errno
-	err := b.raw.Read(func(fd uintptr) bool {
-		b.rlen = unix.SizeofSockaddrAny
-		var ptr unsafe.Pointer
-		if len(p) > 0 {
-			ptr = unsafe.Pointer(&p[0])
-		}
-		r, _, e := unix.RawSyscall6(unix.SYS_RECVFROM, fd, uintptr(ptr), uintptr(len(p)), 0,
-			uintptr(unsafe.Pointer(&b.rsa)), uintptr(unsafe.Pointer(&b.rlen)))
-		if e == unix.EAGAIN {
-			return false // wait for the socket to be readable
-		}
-		n, errno = int(r), e
-		return true
-	})
+	b.rbuf, b.rn, b.rerrno = p, 0, 0
+	err := b.raw.Read(b.readFn)
+	b.rbuf = nil
 	if err != nil {
 		return 0, netip.AddrPort{}, err
 	}
-	if errno != 0 {
-		return 0, netip.AddrPort{}, &net.OpError{Op: "read", Net: "udp", Source: b.LocalAddr(), Err: os.NewSyscallError("recvfrom", errno)}
+	if b.rerrno != 0 {
+		return 0, netip.AddrPort{}, &net.OpError{Op: "read", Net: "udp", Source: b.LocalAddr(), Err: os.NewSyscallError("recvfrom", b.rerrno)}
 	}
-	return n, b.fromLocked(), nil
+	return b.rn, b.fromLocked(), nil
+}
+
+// recvfrom is one read attempt on the socket, with rmu held.
+func (b *batchConn) recvfrom(fd uintptr) bool {
+	b.rlen = unix.SizeofSockaddrAny
+	var ptr unsafe.Pointer
+	if len(b.rbuf) > 0 {
+		ptr = unsafe.Pointer(&b.rbuf[0])
+	}
+	r, _, e := unix.RawSyscall6(unix.SYS_RECVFROM, fd, uintptr(ptr), uintptr(len(b.rbuf)), 0,
+		uintptr(unsafe.Pointer(&b.rsa)), uintptr(unsafe.Pointer(&b.rlen)))
+	if e == unix.EAGAIN {
+		return false // wait for the socket to be readable
+	}
+	b.rn, b.rerrno = int(r), e
+	return true
 }
 
 // fromLocked decodes the source address of the last read.
@@ -228,25 +242,26 @@ func (b *batchConn) flushLocked() {
 
 // send writes t's datagrams and returns how many the kernel refused.
 func (b *batchConn) send(t *batch) (refused uint64) {
-	for sent := 0; sent < t.n; {
-		var k int
-		var errno syscall.Errno
-		err := b.raw.Write(func(fd uintptr) bool {
-			r, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, fd,
-				uintptr(unsafe.Pointer(&t.msgs[sent])), uintptr(t.n-sent), 0, 0, 0)
-			k, errno = int(r), e
-			return true // never wait for the socket: UDP drops instead
-		})
+	for t.from = 0; t.from < t.n; {
+		err := b.raw.Write(t.sendFn)
 		switch {
 		case err != nil: // the socket is closed
-			return refused + uint64(t.n-sent)
-		case errno == unix.EAGAIN || errno == unix.ENOBUFS:
-			return refused + uint64(t.n-sent) // the kernel's buffer is full: the rest would fail too
-		case errno != 0 || k <= 0:
+			return refused + uint64(t.n-t.from)
+		case t.errno == unix.EAGAIN || t.errno == unix.ENOBUFS:
+			return refused + uint64(t.n-t.from) // the kernel's buffer is full: the rest would fail too
+		case t.errno != 0 || t.k <= 0:
 			refused++
-			k = 1 // skip the datagram the kernel refused; the rest still go
+			t.k = 1 // skip the datagram the kernel refused; the rest still go
 		}
-		sent += k
+		t.from += t.k
 	}
 	return refused
+}
+
+// sendmmsg is one attempt to send the batch's datagrams from t.from on.
+func (t *batch) sendmmsg(fd uintptr) bool {
+	r, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, fd,
+		uintptr(unsafe.Pointer(&t.msgs[t.from])), uintptr(t.n-t.from), 0, 0, 0)
+	t.k, t.errno = int(r), e
+	return true // never wait for the socket: UDP drops instead
 }

@@ -1,14 +1,11 @@
 package sfu
 
 import (
-	"encoding/binary"
 	"math"
 	"sync"
 	"time"
 
-	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
-	"github.com/pion/rtp"
 )
 
 // bwe is the SFU's own per-subscriber send-side bandwidth estimator, fed by
@@ -122,43 +119,16 @@ func newBWE(initial, minBps, maxBps int64, clock func() int64) *bwe {
 	return b
 }
 
-// AddStream records every packet that carries a transport-wide sequence
-// number: its send time and size, for the feedback to be matched against.
-// Streams without the extension pass through untouched.
-func (b *bwe) AddStream(info *interceptor.StreamInfo, w interceptor.RTPWriter) interceptor.RTPWriter {
-	var id uint8
-	for _, e := range info.RTPHeaderExtensions {
-		if e.URI == twccURI {
-			id = uint8(e.ID) //nolint:gosec // extension IDs are 1-255
-		}
-	}
-	if id == 0 {
-		return w
-	}
-	return bweWriter{b: b, w: w, id: id}
-}
-
-type bweWriter struct {
-	b  *bwe
-	w  interceptor.RTPWriter
-	id uint8
-}
-
-func (bw bweWriter) Write(h *rtp.Header, payload []byte, a interceptor.Attributes) (int, error) {
-	if ext := h.GetExtension(bw.id); len(ext) >= 2 {
-		bw.b.onSent(binary.BigEndian.Uint16(ext), h.MarshalSize()+len(payload), bw.b.clock())
-	}
-	return bw.w.Write(h, payload, a)
-}
-
+// onSent records a packet carrying transport-wide sequence number seq: its
+// send time and size, for the feedback to be matched against.
 func (b *bwe) onSent(seq uint16, size int, now int64) {
 	b.mu.Lock()
 	b.sent[seq%bweRing] = sentPacket{at: now, size: int32(size), seq: seq} //nolint:gosec // an RTP packet
 	b.mu.Unlock()
 }
 
-// WriteRTCP takes the subscriber's RTCP; only TWCC feedback matters here.
-func (b *bwe) WriteRTCP(pkts []rtcp.Packet, _ interceptor.Attributes) error {
+// onRTCP takes the subscriber's RTCP; only TWCC feedback matters here.
+func (b *bwe) onRTCP(pkts []rtcp.Packet) error {
 	now := b.clock()
 	for _, p := range pkts {
 		if fb, ok := p.(*rtcp.TransportLayerCC); ok {

@@ -194,6 +194,9 @@ type downTrack struct {
 	startOnce    sync.Once
 	eg           *egress      // drains q; set before Bind
 	inline       *atomic.Bool // the subscriber's path is UDP: drain on the publisher's goroutine
+	sub          *subOut      // shared with the subscriber's other tracks; nil in unit tests
+	sentPkts     atomic.Uint64
+	sentOctets   atomic.Uint64 // payload bytes (RFC 3550's sender octet count)
 
 	// guarded by eg.mu
 	egQueued, egRunning, egAgain bool
@@ -201,6 +204,8 @@ type downTrack struct {
 	outSlot            slot
 	out, direct        outPkt
 	outHdr             rtp.Header
+	srtp               *directOut // the direct path's SRTP writer, made at its first packet
+	twccBuf            [2]byte
 	wroteFirst, errLog bool
 
 	mu        sync.Mutex
@@ -210,6 +215,7 @@ type downTrack struct {
 	clockRate uint32
 	bound     bool
 	twcc      bool
+	twccID    uint8 // the transport-wide sequence number extension's ID; 0: not negotiated
 
 	cur, target, maxLayer int
 	startLow              bool // nothing sent yet and the target cannot be replayed
@@ -268,10 +274,10 @@ func (d *downTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 	if chosen == nil {
 		return webrtc.RTPCodecParameters{}, webrtc.ErrUnsupportedCodec
 	}
-	twcc := false
+	twcc, twccID := false, uint8(0)
 	for _, e := range ctx.HeaderExtensions() {
-		if e.URI == twccURI {
-			twcc = true
+		if e.URI == twccURI && e.ID > 0 && e.ID < 15 {
+			twcc, twccID = true, uint8(e.ID) //nolint:gosec // checked: a one-byte header ID
 		}
 	}
 	d.m.log.Debug("sfu: bind", "track", d.id, "twcc", twcc)
@@ -280,7 +286,7 @@ func (d *downTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 	d.ssrc = uint32(ctx.SSRC())
 	d.pt = uint8(chosen.PayloadType)
 	d.clockRate = chosen.ClockRate
-	d.twcc = twcc
+	d.twcc, d.twccID = twcc, twccID
 	d.bound = true
 	d.mu.Unlock()
 	d.startOnce.Do(d.start)
@@ -571,7 +577,8 @@ func (d *downTrack) drain() {
 	}
 }
 
-// writeOut writes one packet through pion (interceptors, SRTP, the socket).
+// writeOut writes one packet: over UDP encrypted by the SFU straight into the
+// media socket's batch (direct.go), else through pion (SRTP, the ICE path).
 func (d *downTrack) writeOut(p *outPkt) {
 	if p.w == nil || d.stopped.Load() {
 		return
@@ -582,13 +589,22 @@ func (d *downTrack) writeOut(p *outPkt) {
 		SequenceNumber: p.seq, Timestamp: p.ts, SSRC: p.ssrc,
 		Extensions: h.Extensions[:0],
 	}
-	n, err := p.w.WriteRTP(h, p.payload)
-	if n == 0 && err == nil {
-		// pion drops packets silently until the connection's SRTP keys exist
-		// (a track bound by a renegotiation that beat the DTLS handshake).
-		// The subscriber got nothing: start again from a keyframe.
-		d.restart()
-		return
+	tw, stamped := d.stampTWCC(h)
+	var n int
+	var err error
+	direct := d.inline != nil && d.inline.Load()
+	if direct {
+		n, direct, err = d.writeDirect(h, p.payload)
+	}
+	if !direct {
+		n, err = p.w.WriteRTP(h, p.payload)
+		if n == 0 && err == nil {
+			// pion drops packets silently until the connection's SRTP keys exist
+			// (a track bound by a renegotiation that beat the DTLS handshake).
+			// The subscriber got nothing: start again from a keyframe.
+			d.restart()
+			return
+		}
 	}
 	if err != nil {
 		if !d.errLog {
@@ -597,9 +613,18 @@ func (d *downTrack) writeOut(p *outPkt) {
 		}
 		return
 	}
+	now := time.Now().UnixNano()
+	if stamped {
+		d.sub.est.onSent(tw, h.MarshalSize()+len(p.payload), now)
+	}
+	d.sentPkts.Add(1)
+	d.sentOctets.Add(uint64(len(p.payload)))
+	if direct {
+		d.m.directOut.Inc()
+	}
 	d.m.packetsOut.Inc()
 	d.m.bytesOut.Add(float64(n))
-	d.m.forwardLatency.Observe(float64(time.Now().UnixNano()-p.arrival) / 1e9)
+	d.m.forwardLatency.Observe(float64(now-p.arrival) / 1e9)
 	if !d.wroteFirst {
 		d.wroteFirst = true
 		if d.onFirst != nil {
@@ -610,6 +635,10 @@ func (d *downTrack) writeOut(p *outPkt) {
 
 // readRTCP handles the subscriber's feedback for this track.
 func (d *downTrack) readRTCP(sender *webrtc.RTPSender, onREMB func(uint64)) {
+	var est *bwe
+	if d.sub != nil {
+		est = d.sub.est
+	}
 	buf := make([]byte, packetcache.BufSize)
 	for {
 		pkts, _, err := sender.ReadRTCP()
@@ -617,6 +646,9 @@ func (d *downTrack) readRTCP(sender *webrtc.RTPSender, onREMB func(uint64)) {
 			return
 		}
 		now := time.Now().UnixNano()
+		if est != nil {
+			_ = est.onRTCP(pkts) // malformed feedback is ignored inside
+		}
 		for _, p := range pkts {
 			switch p := p.(type) {
 			case *rtcp.TransportLayerNack:

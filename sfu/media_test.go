@@ -71,6 +71,12 @@ func TestFanOut_CALL2_ExpertSeenByEveryParticipant(t *testing.T) {
 		}
 		waitFor(t, 10*time.Second, "top layer", func() bool { return g.lastLayer() == RIDHigh })
 	}
+	// Every guest is reached over UDP: past the first packets (before DTLS
+	// has given keys) the SFU encrypts and sends their media itself, and the
+	// guests above decrypted all of it.
+	if out, direct := env.counter("atlas11_sfu_packets_out_total"), env.counter("atlas11_sfu_packets_out_direct_total"); direct < 0.9*out {
+		t.Fatalf("%v of %v packets took the direct path", direct, out)
+	}
 }
 
 // The full event: one expert, 49 participants (EVT-2's cap), all receiving

@@ -13,7 +13,7 @@ type metrics struct {
 	rooms, participants, tracks                       prometheus.Gauge
 	packetsIn, bytesIn, packetsOut, bytesOut, dropped prometheus.Counter
 	malformed, nacks, retransmits, plis               prometheus.Counter
-	sendRefused                                       prometheus.Counter
+	sendRefused, directOut                            prometheus.Counter
 	layerSwitches                                     prometheus.Counter
 	joins                                             prometheus.Counter
 	refusals                                          *prometheus.CounterVec
@@ -36,6 +36,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		bytesIn:       counter("bytes_in_total", "RTP bytes received from publishers."),
 		packetsOut:    counter("packets_out_total", "RTP packets sent to subscribers, retransmissions included."),
 		bytesOut:      counter("bytes_out_total", "RTP bytes sent to subscribers."),
+		directOut:     counter("packets_out_direct_total", "RTP packets to subscribers that the SFU encrypted itself and wrote straight to the media UDP socket; the rest went through pion's SRTP writer."),
 		dropped:       counter("packets_dropped_total", "Packets dropped because a subscriber's queue was full."),
 		malformed:     counter("packets_malformed_total", "Packets from publishers that were not valid RTP."),
 		sendRefused:   counter("datagrams_refused_total", "Datagrams the kernel refused on the media UDP socket (its buffer full); dropped, as UDP would."),
@@ -64,7 +65,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 	}
 	for _, c := range []prometheus.Collector{
-		m.rooms, m.participants, m.tracks, m.packetsIn, m.bytesIn, m.packetsOut, m.bytesOut,
+		m.rooms, m.participants, m.tracks, m.packetsIn, m.bytesIn, m.packetsOut, m.bytesOut, m.directOut, m.sendRefused,
 		m.dropped, m.malformed, m.nacks, m.retransmits, m.plis, m.layerSwitches, m.joins,
 		m.refusals, m.bandwidth, m.forwardLatency, m.joinToFirst,
 	} {

@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"net/netip"
 	"strings"
 	"time"
 
@@ -10,9 +11,13 @@ import (
 
 // newSub creates the receiving ("sub") connection; the server offers on it.
 func (sess *session) newSub() error {
-	pc, est, err := sess.s.apis.newSubscriberPC()
+	pc, tap, err := sess.s.apis.newSubscriberPC()
 	if err != nil {
 		return err
+	}
+	out := &subOut{
+		est:  newBWE(int64(sess.s.cfg.InitialBitrate), 50_000, int64(sess.s.cfg.MaxBitrate), nil),
+		conn: sess.s.eg.conn,
 	}
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
 		if c == nil {
@@ -21,12 +26,34 @@ func (sess *session) newSub() error {
 		sess.subGate.add(sess, PCSub, c.ToJSON())
 	})
 	// Only a UDP path may be written on the publisher's goroutine: an ICE-TCP
-	// write can block on a stalled peer.
-	pc.SCTP().Transport().ICETransport().OnSelectedCandidatePairChange(func(p *webrtc.ICECandidatePair) {
-		sess.udpOut.Store(p != nil && p.Local != nil && p.Local.Protocol == webrtc.ICEProtocolUDP)
+	// write can block on a stalled peer. Over UDP the SFU writes to the peer's
+	// address itself (direct.go).
+	dtlsT := pc.SCTP().Transport()
+	dtlsT.ICETransport().OnSelectedCandidatePairChange(func(p *webrtc.ICECandidatePair) {
+		udp := p != nil && p.Local != nil && p.Remote != nil && p.Local.Protocol == webrtc.ICEProtocolUDP
+		var peer *netip.AddrPort
+		if udp {
+			if a, err := netip.ParseAddr(p.Remote.Address); err == nil {
+				ap := netip.AddrPortFrom(a, p.Remote.Port)
+				peer = &ap
+			}
+		}
+		out.peer.Store(peer)
+		sess.udpOut.Store(udp)
+	})
+	dtlsT.OnStateChange(func(st webrtc.DTLSTransportState) {
+		if st != webrtc.DTLSTransportStateConnected {
+			return
+		}
+		local, _, err := tap.keys()
+		if err != nil {
+			sess.log.Debug("sfu: no direct path for this subscriber", "err", err)
+			return
+		}
+		out.keys.Store(&local)
 	})
 	sess.mu.Lock()
-	sess.sub, sess.est = pc, est
+	sess.sub, sess.egress = pc, out
 	sess.mu.Unlock()
 	return nil
 }
@@ -46,6 +73,7 @@ func (sess *session) addDown(src *source) {
 	d.maxLayer = sess.maxLayer
 	d.eg = sess.s.eg
 	d.inline = &sess.udpOut
+	d.sub = sess.egress
 	tr, err := sess.sub.AddTransceiverFromTrack(d, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
 	if err != nil {
 		sess.mu.Unlock()

@@ -289,8 +289,10 @@ func (r *room) run() {
 		for _, src := range sources {
 			src.updateRates(now)
 		}
+		wall := time.Unix(0, now)
 		for _, sess := range sessions {
 			sess.selectLayers(now)
+			sess.sendReports(wall)
 		}
 		r.sweep()
 	}

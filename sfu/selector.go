@@ -40,7 +40,10 @@ func (sess *session) budget() int64 {
 // (bwe.go), which cannot rise far above what is sent without packet trains.
 func (sess *session) estimate() (bps int64, gcc bool) {
 	sess.mu.Lock()
-	est := sess.est
+	var est *bwe
+	if sess.egress != nil {
+		est = sess.egress.est
+	}
 	twcc := false
 	for _, st := range sess.downs {
 		st.d.mu.Lock()

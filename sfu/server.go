@@ -204,7 +204,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			return nil, fmt.Errorf("sfu: public IPs: %w", err)
 		}
 	}
-	s.apis, err = newAPIs(se, lf, cfg.InitialBitrate, cfg.MaxBitrate)
+	s.apis, err = newAPIs(se, lf)
 	if err != nil {
 		s.closePorts()
 		return nil, fmt.Errorf("sfu: pion: %w", err)

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/pion/interceptor/pkg/cc"
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 )
@@ -47,7 +46,8 @@ type session struct {
 	closed         bool
 	started        bool // "joined" sent: offers may follow
 	pub, sub       *webrtc.PeerConnection
-	est            cc.BandwidthEstimator
+	egress         *subOut   // the sub connection's egress state (direct.go)
+	lastReport     time.Time // the last sender reports; owned by the room's ticker
 	downs          map[string]*subTrack
 	sources        map[string]*source
 	awaitingAnswer bool
