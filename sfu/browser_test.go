@@ -107,6 +107,10 @@ func TestBrowser_CALL2_ExpertSimulcastToThreeParticipants(t *testing.T) {
 		}
 		return n >= 2
 	})
+	// Chrome is reached over UDP too: the SFU encrypts its media itself.
+	if direct := env.counter("atlas11_sfu_packets_out_direct_total"); direct < 0.9*env.counter("atlas11_sfu_packets_out_total") {
+		t.Fatalf("only %v packets to Chrome took the direct path", direct)
+	}
 }
 
 // APT-1: a 1:1 video appointment, both sides see each other; then an audio-only
