@@ -6,6 +6,7 @@ import (
 	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/interceptor/pkg/twcc"
 	"github.com/pion/logging"
+	"github.com/pion/rtcp"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
@@ -65,9 +66,9 @@ func newMediaEngine() (*webrtc.MediaEngine, error) {
 // bandwidth (bwe.go), answers NACKs from its packet caches and writes sender
 // reports itself (direct.go), and over UDP encrypts and sends the media too.
 type apis struct {
-	pub   *webrtc.API
-	se    webrtc.SettingEngine
-	subME *webrtc.MediaEngine
+	se           webrtc.SettingEngine
+	pubME, subME *webrtc.MediaEngine
+	pubIR        *interceptor.Registry // run by the SFU itself (ingress.go), not by pion
 }
 
 func newAPIs(se webrtc.SettingEngine, lf logging.LoggerFactory) (*apis, error) {
@@ -93,12 +94,38 @@ func newAPIs(se webrtc.SettingEngine, lf logging.LoggerFactory) (*apis, error) {
 		return nil, err
 	}
 	pubIR.Add(tw)
-	a.pub = webrtc.NewAPI(webrtc.WithMediaEngine(pubME), webrtc.WithInterceptorRegistry(pubIR), webrtc.WithSettingEngine(se))
+	a.pubME, a.pubIR = pubME, pubIR
 
 	if a.subME, err = newMediaEngine(); err != nil {
 		return nil, err
 	}
 	return a, nil
+}
+
+// newPublisherPC creates a publisher connection, with its key tap, and the
+// receiving interceptors the SFU runs for it. The SFU answers the client's
+// offer as the DTLS server, so the tap learns the keys.
+func (a *apis) newPublisherPC() (*webrtc.PeerConnection, *keyTap, interceptor.Interceptor, error) {
+	tap := &keyTap{}
+	se := tap.settingEngine(a.se)
+	if err := se.SetAnsweringDTLSRole(webrtc.DTLSRoleServer); err != nil {
+		return nil, nil, nil, err
+	}
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(a.pubME),
+		webrtc.WithInterceptorRegistry(&interceptor.Registry{}), webrtc.WithSettingEngine(se))
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ic, err := a.pubIR.Build("pub")
+	if err != nil {
+		_ = pc.Close()
+		return nil, nil, nil, err
+	}
+	ic.BindRTCPWriter(interceptor.RTCPWriterFunc(func(pkts []rtcp.Packet, _ interceptor.Attributes) (int, error) {
+		return 0, pc.WriteRTCP(pkts)
+	}))
+	return pc, tap, ic, nil
 }
 
 // newSubscriberPC creates a subscriber connection with its own key tap: the

@@ -42,6 +42,10 @@ type batchConn struct {
 	sets    [2]batch
 	refused prometheus.Counter // datagrams the kernel refused (counted, not retried: UDP); may be nil
 
+	// ingress, when set, sees each datagram read; true means it took it
+	// (direct ingress, ingress.go) and the read goes on to the next one.
+	ingress func(p []byte, from netip.AddrPort) bool
+
 	rmu    sync.Mutex // the read state below
 	rsa    unix.RawSockaddrAny
 	rlen   uint32
@@ -115,16 +119,21 @@ func newBatchConn(c *net.UDPConn) *batchConn {
 func (b *batchConn) ReadFromAddrPort(p []byte) (int, netip.AddrPort, error) {
 	b.rmu.Lock()
 	defer b.rmu.Unlock()
-	b.rbuf, b.rn, b.rerrno = p, 0, 0
-	err := b.raw.Read(b.readFn)
-	b.rbuf = nil
-	if err != nil {
-		return 0, netip.AddrPort{}, err
+	for {
+		b.rbuf, b.rn, b.rerrno = p, 0, 0
+		err := b.raw.Read(b.readFn)
+		b.rbuf = nil
+		if err != nil {
+			return 0, netip.AddrPort{}, err
+		}
+		if b.rerrno != 0 {
+			return 0, netip.AddrPort{}, &net.OpError{Op: "read", Net: "udp", Source: b.LocalAddr(), Err: os.NewSyscallError("recvfrom", b.rerrno)}
+		}
+		from := b.fromLocked()
+		if b.ingress == nil || !b.ingress(p[:b.rn], from) {
+			return b.rn, from, nil
+		}
 	}
-	if b.rerrno != 0 {
-		return 0, netip.AddrPort{}, &net.OpError{Op: "read", Net: "udp", Source: b.LocalAddr(), Err: os.NewSyscallError("recvfrom", b.rerrno)}
-	}
-	return b.rn, b.fromLocked(), nil
 }
 
 // recvfrom is one read attempt on the socket, with rmu held.

@@ -55,16 +55,6 @@ func BenchmarkKernelFloor_SendmmsgTo49Peers(b *testing.B) {
 	b.ReportMetric(float64(after.Stime.Nano()-before.Stime.Nano())/float64(b.N*peers)/1e3, "sys-us/datagram")
 }
 
-// loopbackUDP is a UDP socket on 127.0.0.1, closed when the test ends.
-func loopbackUDP(t testing.TB) *net.UDPConn {
-	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	return c
-}
-
 // loopbackBatchConn is a batching media socket on 127.0.0.1.
 func loopbackBatchConn(t testing.TB) *batchConn {
 	b := newBatchConn(loopbackUDP(t))

@@ -4,6 +4,7 @@ package sfu
 
 import (
 	"net"
+	"net/netip"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -13,6 +14,12 @@ import (
 type batchConn struct {
 	*net.UDPConn
 	refused prometheus.Counter
+	ingress func(p []byte, from netip.AddrPort) bool
+}
+
+// WriteToAddrPort writes one datagram (unused: newBatchConn returns nil here).
+func (b *batchConn) WriteToAddrPort(p []byte, addr netip.AddrPort) (int, error) {
+	return b.WriteToUDPAddrPort(p, addr)
 }
 
 func newBatchConn(*net.UDPConn) *batchConn { return nil }

@@ -111,6 +111,9 @@ func TestBrowser_CALL2_ExpertSimulcastToThreeParticipants(t *testing.T) {
 	if direct := env.counter("atlas11_sfu_packets_out_direct_total"); direct < 0.9*env.counter("atlas11_sfu_packets_out_total") {
 		t.Fatalf("only %v packets to Chrome took the direct path", direct)
 	}
+	if direct := env.counter("atlas11_sfu_packets_in_direct_total"); direct < 0.9*env.counter("atlas11_sfu_packets_in_total") {
+		t.Fatalf("only %v packets from Chrome took the direct path", direct)
+	}
 }
 
 // APT-1: a 1:1 video appointment, both sides see each other; then an audio-only

@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
@@ -38,6 +39,7 @@ type source struct {
 
 // layer is one simulcast encoding (or the only one) of a source.
 type layer struct {
+	src   *source
 	idx   int
 	ssrc  uint32
 	cache *packetcache.Cache
@@ -50,6 +52,10 @@ type layer struct {
 	prevBytes  uint64
 	prevRateAt int64
 	replayBuf  [packetcache.BufSize]byte
+	// ingest's: one packet at a time through the receiving interceptors (ingress.go)
+	inMu sync.Mutex
+	in   interceptor.RTPReader
+	cur  []byte
 }
 
 func newSource(id, owner string, kind webrtc.RTPCodecType, codec webrtc.RTPCodecCapability, m *metrics, writePLI func(uint32) error) *source {
@@ -60,7 +66,7 @@ func newSource(id, owner string, kind webrtc.RTPCodecType, codec webrtc.RTPCodec
 }
 
 func (s *source) addLayer(idx int, ssrc uint32, cacheSize int) *layer {
-	l := &layer{idx: idx, ssrc: ssrc, cache: packetcache.New(cacheSize)}
+	l := &layer{src: s, idx: idx, ssrc: ssrc, cache: packetcache.New(cacheSize)}
 	s.layers[idx].Store(l)
 	return l
 }
@@ -633,7 +639,8 @@ func (d *downTrack) writeOut(p *outPkt) {
 	}
 }
 
-// readRTCP handles the subscriber's feedback for this track.
+// readRTCP handles the subscriber's feedback for this track that came through
+// pion (the direct path's comes through session.onFeedback).
 func (d *downTrack) readRTCP(sender *webrtc.RTPSender, onREMB func(uint64)) {
 	var est *bwe
 	if d.sub != nil {
@@ -650,30 +657,36 @@ func (d *downTrack) readRTCP(sender *webrtc.RTPSender, onREMB func(uint64)) {
 			_ = est.onRTCP(pkts) // malformed feedback is ignored inside
 		}
 		for _, p := range pkts {
-			switch p := p.(type) {
-			case *rtcp.TransportLayerNack:
-				// One write per NACK pair (up to 17 packets), not per packet,
-				// and never more than a pair queued before it is written.
-				for _, pair := range p.Nacks {
-					queued := false
-					pair.Range(func(seq uint16) bool {
-						queued = d.handleNACK(seq, buf, now) || queued
-						return true
-					})
-					if queued {
-						d.eg.kick(d)
-					}
-				}
-			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-				d.mu.Lock()
-				cur := d.cur
-				d.mu.Unlock()
-				d.src.requestKeyframe(cur, now)
-			case *rtcp.ReceiverEstimatedMaximumBitrate:
-				if onREMB != nil {
-					onREMB(uint64(p.Bitrate))
-				}
+			d.onRTCP(p, buf, now, onREMB)
+		}
+	}
+}
+
+// onRTCP acts on one feedback packet for this track: retransmissions,
+// keyframe requests, REMB.
+func (d *downTrack) onRTCP(p rtcp.Packet, buf []byte, now int64, onREMB func(uint64)) {
+	switch p := p.(type) {
+	case *rtcp.TransportLayerNack:
+		// One write per NACK pair (up to 17 packets), not per packet,
+		// and never more than a pair queued before it is written.
+		for _, pair := range p.Nacks {
+			queued := false
+			pair.Range(func(seq uint16) bool {
+				queued = d.handleNACK(seq, buf, now) || queued
+				return true
+			})
+			if queued {
+				d.eg.kick(d)
 			}
+		}
+	case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+		d.mu.Lock()
+		cur := d.cur
+		d.mu.Unlock()
+		d.src.requestKeyframe(cur, now)
+	case *rtcp.ReceiverEstimatedMaximumBitrate:
+		if onREMB != nil {
+			onREMB(uint64(p.Bitrate))
 		}
 	}
 }

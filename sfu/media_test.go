@@ -77,6 +77,11 @@ func TestFanOut_CALL2_ExpertSeenByEveryParticipant(t *testing.T) {
 	if out, direct := env.counter("atlas11_sfu_packets_out_total"), env.counter("atlas11_sfu_packets_out_direct_total"); direct < 0.9*out {
 		t.Fatalf("%v of %v packets took the direct path", direct, out)
 	}
+	// The host's media is read by the socket's reader itself, past the first
+	// packets of each stream (before pion announces its track).
+	if in, direct := env.counter("atlas11_sfu_packets_in_total"), env.counter("atlas11_sfu_packets_in_direct_total"); direct < 0.9*in {
+		t.Fatalf("%v of %v received packets took the direct path", direct, in)
+	}
 }
 
 // The full event: one expert, 49 participants (EVT-2's cap), all receiving

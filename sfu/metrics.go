@@ -13,7 +13,7 @@ type metrics struct {
 	rooms, participants, tracks                       prometheus.Gauge
 	packetsIn, bytesIn, packetsOut, bytesOut, dropped prometheus.Counter
 	malformed, nacks, retransmits, plis               prometheus.Counter
-	sendRefused, directOut                            prometheus.Counter
+	sendRefused, directOut, directIn                  prometheus.Counter
 	layerSwitches                                     prometheus.Counter
 	joins                                             prometheus.Counter
 	refusals                                          *prometheus.CounterVec
@@ -34,6 +34,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		tracks:        gauge("tracks", "Published tracks being forwarded."),
 		packetsIn:     counter("packets_in_total", "RTP packets received from publishers."),
 		bytesIn:       counter("bytes_in_total", "RTP bytes received from publishers."),
+		directIn:      counter("packets_in_direct_total", "RTP packets from publishers that the media socket's reader decrypted and forwarded itself; the rest came through pion."),
 		packetsOut:    counter("packets_out_total", "RTP packets sent to subscribers, retransmissions included."),
 		bytesOut:      counter("bytes_out_total", "RTP bytes sent to subscribers."),
 		directOut:     counter("packets_out_direct_total", "RTP packets to subscribers that the SFU encrypted itself and wrote straight to the media UDP socket; the rest went through pion's SRTP writer."),
@@ -65,7 +66,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 	}
 	for _, c := range []prometheus.Collector{
-		m.rooms, m.participants, m.tracks, m.packetsIn, m.bytesIn, m.packetsOut, m.bytesOut, m.directOut, m.sendRefused,
+		m.rooms, m.participants, m.tracks, m.packetsIn, m.bytesIn, m.directIn, m.packetsOut, m.bytesOut, m.directOut, m.sendRefused,
 		m.dropped, m.malformed, m.nacks, m.retransmits, m.plis, m.layerSwitches, m.joins,
 		m.refusals, m.bandwidth, m.forwardLatency, m.joinToFirst,
 	} {

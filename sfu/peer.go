@@ -3,6 +3,7 @@ package sfu
 import (
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/sdp/v3"
@@ -25,11 +26,31 @@ func (sess *session) newSub() error {
 		}
 		sess.subGate.add(sess, PCSub, c.ToJSON())
 	})
+	in := &subIn{sess: sess}
+	sess.watchPath(pc, tap, &in.keys, in, &sess.subAddr, func(udp bool, peer *netip.AddrPort, keys *srtpKeys) {
+		if keys != nil {
+			out.keys.Store(keys)
+			return
+		}
+		out.peer.Store(peer)
+		sess.udpOut.Store(udp)
+	})
+	sess.mu.Lock()
+	sess.sub, sess.egress = pc, out
+	sess.mu.Unlock()
+	return nil
+}
+
+// watchPath follows a connection's selected path and DTLS keys: over UDP, with
+// keys, the media socket's reader reads the peer's packets itself (ingress.go).
+// onChange, if set, also learns the path (peer nil unless UDP) and the SFU's
+// own sending keys.
+func (sess *session) watchPath(pc *webrtc.PeerConnection, tap *keyTap, remote *atomic.Pointer[srtpKeys], in inPeer,
+	addr *netip.AddrPort, onChange func(udp bool, peer *netip.AddrPort, local *srtpKeys)) {
+	dt := pc.SCTP().Transport()
 	// Only a UDP path may be written on the publisher's goroutine: an ICE-TCP
-	// write can block on a stalled peer. Over UDP the SFU writes to the peer's
-	// address itself (direct.go).
-	dtlsT := pc.SCTP().Transport()
-	dtlsT.ICETransport().OnSelectedCandidatePairChange(func(p *webrtc.ICECandidatePair) {
+	// write can block on a stalled peer.
+	dt.ICETransport().OnSelectedCandidatePairChange(func(p *webrtc.ICECandidatePair) {
 		udp := p != nil && p.Local != nil && p.Remote != nil && p.Local.Protocol == webrtc.ICEProtocolUDP
 		var peer *netip.AddrPort
 		if udp {
@@ -38,24 +59,48 @@ func (sess *session) newSub() error {
 				peer = &ap
 			}
 		}
-		out.peer.Store(peer)
-		sess.udpOut.Store(udp)
+		if onChange != nil {
+			onChange(udp, peer, nil)
+		}
+		sess.routeMu.Lock()
+		defer sess.routeMu.Unlock()
+		var to netip.AddrPort
+		if peer != nil && !sess.routesClosed {
+			to = *peer
+		}
+		if sess.s.router != nil {
+			sess.s.router.move(*addr, to, in)
+		}
+		*addr = to
 	})
-	dtlsT.OnStateChange(func(st webrtc.DTLSTransportState) {
+	dt.OnStateChange(func(st webrtc.DTLSTransportState) {
 		if st != webrtc.DTLSTransportStateConnected {
 			return
 		}
-		local, _, err := tap.keys()
+		local, peerKeys, err := tap.keys()
 		if err != nil {
-			sess.log.Debug("sfu: no direct path for this subscriber", "err", err)
+			sess.log.Debug("sfu: no direct path for this connection", "err", err)
 			return
 		}
-		out.keys.Store(&local)
+		remote.Store(&peerKeys)
+		if onChange != nil {
+			onChange(false, nil, &local)
+		}
 	})
-	sess.mu.Lock()
-	sess.sub, sess.egress = pc, out
-	sess.mu.Unlock()
-	return nil
+}
+
+// unroute stops the media socket's reader from reading this session's peers.
+func (sess *session) unroute() {
+	sess.routeMu.Lock()
+	defer sess.routeMu.Unlock()
+	sess.routesClosed = true
+	if sess.s.router == nil {
+		return
+	}
+	for _, a := range []*netip.AddrPort{&sess.pubAddr, &sess.subAddr} {
+		sess.s.router.move(*a, netip.AddrPort{}, nil)
+		*a = netip.AddrPort{}
+	}
 }
 
 // addDown starts sending src to this participant.
@@ -259,10 +304,13 @@ func (sess *session) handleOffer(sdpText string) error {
 		return nil
 	}
 	if sess.pub == nil {
-		pc, err := sess.s.apis.pub.NewPeerConnection(webrtc.Configuration{})
+		pc, tap, chain, err := sess.s.apis.newPublisherPC()
 		if err != nil {
 			return Refusef(CodeInternal, "cannot create peer connection")
 		}
+		in := newPubIn(sess)
+		sess.pubIn, sess.chain = in, &ingestChain{ic: chain}
+		sess.watchPath(pc, tap, &in.keys, in, &sess.pubAddr, nil)
 		pc.OnICECandidate(func(c *webrtc.ICECandidate) {
 			if c == nil {
 				return
@@ -294,7 +342,7 @@ func (sess *session) handleOffer(sdpText string) error {
 }
 
 // onTrack turns each incoming track (or simulcast layer) into a source layer.
-func (sess *session) onTrack(track *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+func (sess *session) onTrack(track *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 	idx := 0
 	if rid := track.RID(); rid != "" {
 		idx = layerIndex(rid)
@@ -318,7 +366,14 @@ func (sess *session) onTrack(track *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 		sess.sources[id] = src
 	}
 	l := src.addLayer(idx, uint32(track.SSRC()), sess.s.cfg.CacheSize)
+	chain, in := sess.chain, sess.pubIn
 	sess.mu.Unlock()
+	if chain != nil {
+		chain.bind(l, track, recv)
+	}
+	if in != nil {
+		in.addLayer(l) // from now on the socket's reader may take its packets
+	}
 	if fresh {
 		sess.room.addSource(src)
 	}
@@ -329,7 +384,7 @@ func (sess *session) onTrack(track *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 			if err != nil {
 				break
 			}
-			src.handlePacket(l, buf[:n], time.Now().UnixNano())
+			l.ingest(buf[:n], time.Now().UnixNano())
 		}
 		src.layers[idx].CompareAndSwap(l, nil)
 		for i := range src.layers {

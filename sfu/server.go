@@ -124,6 +124,7 @@ type Server struct {
 	tcp    net.Listener
 	udpMux ice.UDPMux
 	eg     *egress
+	router *router // direct ingress: peers whose packets the socket's reader takes (ingress.go)
 	tcpMux ice.TCPMux
 
 	mu      sync.Mutex
@@ -173,6 +174,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if uc, ok := s.udp.(*net.UDPConn); ok {
 		if bc = newBatchConn(uc); bc != nil {
 			bc.refused = m.sendRefused
+			s.router = newRouter()
+			bc.ingress = s.router.receive
 			muxConn = bc
 		}
 	}

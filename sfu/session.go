@@ -8,6 +8,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,12 +43,18 @@ type session struct {
 	pubPC     atomic.Pointer[webrtc.PeerConnection]
 	udpOut    atomic.Bool // the sub connection's selected path is UDP (writes never block)
 
+	routeMu          sync.Mutex // the connections' routes on the media socket (ingress.go)
+	pubAddr, subAddr netip.AddrPort
+	routesClosed     bool
+
 	mu             sync.Mutex
 	closed         bool
 	started        bool // "joined" sent: offers may follow
 	pub, sub       *webrtc.PeerConnection
-	egress         *subOut   // the sub connection's egress state (direct.go)
-	lastReport     time.Time // the last sender reports; owned by the room's ticker
+	egress         *subOut      // the sub connection's egress state (direct.go)
+	pubIn          *pubIn       // the pub connection's direct ingress (ingress.go)
+	chain          *ingestChain // the pub connection's receiving interceptors
+	lastReport     time.Time    // the last sender reports; owned by the room's ticker
 	downs          map[string]*subTrack
 	sources        map[string]*source
 	awaitingAnswer bool
@@ -334,18 +341,22 @@ func (sess *session) writeLoop() {
 func (sess *session) teardown() {
 	sess.mu.Lock()
 	sess.closed = true
-	pub, sub := sess.pub, sess.sub
+	pub, sub, chain := sess.pub, sess.sub, sess.chain
 	downs := sess.downs
 	sess.downs = map[string]*subTrack{}
 	sources := sess.sources
 	sess.sources = map[string]*source{}
 	sess.mu.Unlock()
+	sess.unroute()
 	for _, src := range sources {
 		sess.room.removeSource(src)
 	}
 	for _, st := range downs {
 		st.d.src.removeDown(st.d)
 		st.d.stop()
+	}
+	if chain != nil { // before the connection: its timers write RTCP on it
+		_ = chain.ic.Close()
 	}
 	if pub != nil {
 		_ = pub.Close()

@@ -123,6 +123,6 @@ func (e exporter) ExportKeyingMaterial(label string, context []byte, length int)
 }
 
 // newContext is an SRTP context for these keys.
-func (k srtpKeys) newContext() (*srtp.Context, error) {
-	return srtp.CreateContext(k.key, k.salt, k.profile)
+func (k srtpKeys) newContext(opts ...srtp.ContextOption) (*srtp.Context, error) {
+	return srtp.CreateContext(k.key, k.salt, k.profile, opts...)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"net"
 	"testing"
 	"time"
 
@@ -105,4 +106,14 @@ func dtlsPair(t *testing.T, profile dtls.SRTPProtectionProfile, suite dtls.Ciphe
 		t.Fatal(err)
 	}
 	return server, client
+}
+
+// loopbackUDP is a UDP socket on 127.0.0.1, closed when the test ends.
+func loopbackUDP(t testing.TB) *net.UDPConn {
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
 }
