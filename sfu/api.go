@@ -4,7 +4,6 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/interceptor/pkg/report"
-	"github.com/pion/interceptor/pkg/twcc"
 	"github.com/pion/logging"
 	"github.com/pion/rtcp"
 	"github.com/pion/sdp/v3"
@@ -89,11 +88,7 @@ func newAPIs(se webrtc.SettingEngine, lf logging.LoggerFactory) (*apis, error) {
 		return nil, err
 	}
 	pubIR.Add(rr)
-	tw, err := twcc.NewSenderInterceptor(twcc.WithLoggerFactory(lf))
-	if err != nil {
-		return nil, err
-	}
-	pubIR.Add(tw)
+	pubIR.Add(twccFeedbackFactory{})
 	a.pubME, a.pubIR = pubME, pubIR
 
 	if a.subME, err = newMediaEngine(); err != nil {

@@ -53,9 +53,10 @@ type layer struct {
 	prevRateAt int64
 	replayBuf  [packetcache.BufSize]byte
 	// ingest's: one packet at a time through the receiving interceptors (ingress.go)
-	inMu sync.Mutex
-	in   interceptor.RTPReader
-	cur  []byte
+	inMu  sync.Mutex
+	in    interceptor.RTPReader
+	cur   []byte
+	attrs interceptor.Attributes
 }
 
 func newSource(id, owner string, kind webrtc.RTPCodecType, codec webrtc.RTPCodecCapability, m *metrics, writePLI func(uint32) error) *source {

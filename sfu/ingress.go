@@ -207,8 +207,12 @@ func (c *ingestChain) bind(l *layer, track *webrtc.TrackRemote, recv *webrtc.RTP
 func (l *layer) ingest(pkt []byte, now int64) {
 	l.inMu.Lock()
 	if l.in != nil {
+		if l.attrs == nil {
+			l.attrs = interceptor.Attributes{}
+		}
+		clear(l.attrs) // the interceptors share the parsed header through it, per packet
 		l.cur = pkt
-		_, _, _ = l.in.Read(pkt, nil) // the interceptors note it; the bytes stay as they are
+		_, _, _ = l.in.Read(pkt, l.attrs) // the interceptors note it; the bytes stay as they are
 		l.cur = nil
 	}
 	l.src.handlePacket(l, pkt, now)
