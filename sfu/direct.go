@@ -50,17 +50,12 @@ func (d *downTrack) writeDirect(h *rtp.Header, payload []byte) (n int, ok bool, 
 		return 0, false, nil
 	}
 	if d.srtp == nil {
-		k := o.keys.Load()
-		if k == nil {
-			return 0, false, nil
-		}
-		ctx, err := k.newContext()
-		if err != nil {
-			return 0, false, nil
-		}
-		d.srtp = &directOut{ctx: ctx}
+		d.srtp = &directOut{}
 	}
 	w := d.srtp
+	if contextOnce(&w.ctx, &o.keys) == nil {
+		return 0, false, nil
+	}
 	hn, err := h.MarshalTo(w.plain[:])
 	if err != nil || hn+len(payload) > len(w.plain) {
 		return 0, true, errTooLarge

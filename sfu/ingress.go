@@ -117,18 +117,10 @@ func (p *pubIn) receive(b []byte, now int64) bool {
 	if l == nil {
 		return false // a stream pion has not announced yet
 	}
-	if p.ctx == nil {
-		k := p.keys.Load()
-		if k == nil {
-			return false
-		}
-		// Publishers may encrypt header extensions too (cryptex, RFC 9335,
-		// which pion negotiates); both forms are accepted.
-		ctx, err := k.newContext(srtp.Cryptex(srtp.CryptexModeEnabled))
-		if err != nil {
-			return false
-		}
-		p.ctx = ctx
+	// Publishers may encrypt header extensions too (cryptex, RFC 9335, which
+	// pion negotiates); both forms are accepted.
+	if contextOnce(&p.ctx, &p.keys, srtp.Cryptex(srtp.CryptexModeEnabled)) == nil {
+		return false
 	}
 	plain, err := p.ctx.DecryptRTP(p.buf[:0], b, &p.hdr)
 	if err != nil || len(plain) > len(p.buf) {
@@ -154,16 +146,8 @@ func (s *subIn) receive(b []byte, now int64) bool {
 	if !isRTCP(b) {
 		return false
 	}
-	if s.ctx == nil {
-		k := s.keys.Load()
-		if k == nil {
-			return false
-		}
-		ctx, err := k.newContext()
-		if err != nil {
-			return false
-		}
-		s.ctx = ctx
+	if contextOnce(&s.ctx, &s.keys) == nil {
+		return false
 	}
 	plain, err := s.ctx.DecryptRTCP(s.buf[:0], b, &s.hdr)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"hash"
 	"sync"
+	"sync/atomic"
 
 	"github.com/pion/dtls/v3"
 	"github.com/pion/dtls/v3/pkg/crypto/prf"
@@ -125,4 +126,15 @@ func (e exporter) ExportKeyingMaterial(label string, context []byte, length int)
 // newContext is an SRTP context for these keys.
 func (k srtpKeys) newContext(opts ...srtp.ContextOption) (*srtp.Context, error) {
 	return srtp.CreateContext(k.key, k.salt, k.profile, opts...)
+}
+
+// contextOnce returns *ctx, first made from keys once they are known; nil
+// until then (the caller uses pion's path meanwhile). Owned by one goroutine.
+func contextOnce(ctx **srtp.Context, keys *atomic.Pointer[srtpKeys], opts ...srtp.ContextOption) *srtp.Context {
+	if *ctx == nil {
+		if k := keys.Load(); k != nil {
+			*ctx, _ = k.newContext(opts...) // nil on error: pion's path goes on
+		}
+	}
+	return *ctx
 }
