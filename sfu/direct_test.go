@@ -144,17 +144,7 @@ func TestDirect_AllocsPerRunZero(t *testing.T) {
 	var plis atomic.Int64
 	src := videoSource(m, &plis)
 	directTrack(t, m, src, nil)
-	l := src.layers[2].Load()
-	buf := make([]byte, 1500)
-	seq := uint16(0)
-	src.handlePacket(l, vp8Packet(buf, seq, 0, true, 1000), time.Now().UnixNano())
-	allocs := testing.AllocsPerRun(2000, func() {
-		seq++
-		src.handlePacket(l, vp8Packet(buf, seq, uint32(seq)*3000, false, 1000), time.Now().UnixNano())
-	})
-	if allocs != 0 {
-		t.Fatalf("the direct path allocates %v per packet", allocs)
-	}
+	requireNoAllocs(t, src, "the direct path")
 }
 
 // BenchmarkDirect_49Subscribers is the SFU's whole egress for one publisher

@@ -124,6 +124,13 @@ func TestForward_AllocsPerRunZero(t *testing.T) {
 		src.addDown(d)
 		t.Cleanup(d.stop)
 	}
+	requireNoAllocs(t, src, "forwarding")
+}
+
+// requireNoAllocs fails t if forwarding a top-layer packet of src to its
+// subscribers allocates, once the stream has started.
+func requireNoAllocs(t *testing.T, src *source, what string) {
+	t.Helper()
 	l := src.layers[2].Load()
 	buf := make([]byte, 1500)
 	seq := uint16(0)
@@ -133,7 +140,7 @@ func TestForward_AllocsPerRunZero(t *testing.T) {
 		src.handlePacket(l, vp8Packet(buf, seq, uint32(seq)*3000, false, 1000), time.Now().UnixNano())
 	})
 	if allocs != 0 {
-		t.Fatalf("forwarding allocates %v per packet", allocs)
+		t.Fatalf("%s allocates %v per packet", what, allocs)
 	}
 }
 

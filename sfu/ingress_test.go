@@ -24,12 +24,7 @@ func TestIngress_CALL2_PublisherMediaReadBySocketReader(t *testing.T) {
 	m := testMetrics(t)
 	var plis atomic.Int64
 	src := videoSource(m, &plis)
-	w := &fakeWriter{seqs: []uint16{}}
-	d := newDownTrack(src, "expert", 512, m, nil)
-	d.target = 2
-	bindTest(d, w)
-	src.addDown(d)
-	t.Cleanup(d.stop)
+	_, w := recordedSubscriber(t, src, m)
 
 	sess := &session{s: &Server{m: m}}
 	in := newPubIn(sess)
@@ -95,12 +90,7 @@ func TestIngress_CALL2_SubscriberFeedbackReadBySocketReader(t *testing.T) {
 	m := testMetrics(t)
 	var plis atomic.Int64
 	src := videoSource(m, &plis)
-	w := &fakeWriter{seqs: []uint16{}}
-	d := newDownTrack(src, "expert", 512, m, nil)
-	d.target = 2
-	bindTest(d, w)
-	src.addDown(d)
-	t.Cleanup(d.stop)
+	d, w := recordedSubscriber(t, src, m)
 	sess := &session{s: &Server{m: m}, downs: map[string]*subTrack{src.id: {d: d}},
 		egress: &subOut{est: newBWE(2_500_000, 50_000, 10_000_000, nil)}}
 	d.sub = sess.egress
