@@ -27,14 +27,7 @@ func (sess *session) newSub() error {
 		sess.subGate.add(sess, PCSub, c.ToJSON())
 	})
 	in := &subIn{sess: sess}
-	sess.watchPath(pc, tap, &in.keys, in, &sess.subAddr, func(udp bool, peer *netip.AddrPort, keys *srtpKeys) {
-		if keys != nil {
-			out.keys.Store(keys)
-			return
-		}
-		out.peer.Store(peer)
-		sess.udpOut.Store(udp)
-	})
+	sess.watchPath(pc, tap, &in.keys, in, &sess.subAddr, out)
 	sess.mu.Lock()
 	sess.sub, sess.egress = pc, out
 	sess.mu.Unlock()
@@ -43,13 +36,11 @@ func (sess *session) newSub() error {
 
 // watchPath follows a connection's selected path and DTLS keys: over UDP, with
 // keys, the media socket's reader reads the peer's packets itself (ingress.go).
-// onChange, if set, also learns the path (peer nil unless UDP) and the SFU's
-// own sending keys.
+// For a subscriber connection (out set) it also keeps the direct egress's
+// peer address and keys (direct.go).
 func (sess *session) watchPath(pc *webrtc.PeerConnection, tap *keyTap, remote *atomic.Pointer[srtpKeys], in inPeer,
-	addr *netip.AddrPort, onChange func(udp bool, peer *netip.AddrPort, local *srtpKeys)) {
+	addr *netip.AddrPort, out *subOut) {
 	dt := pc.SCTP().Transport()
-	// Only a UDP path may be written on the publisher's goroutine: an ICE-TCP
-	// write can block on a stalled peer.
 	dt.ICETransport().OnSelectedCandidatePairChange(func(p *webrtc.ICECandidatePair) {
 		udp := p != nil && p.Local != nil && p.Remote != nil && p.Local.Protocol == webrtc.ICEProtocolUDP
 		var peer *netip.AddrPort
@@ -59,8 +50,11 @@ func (sess *session) watchPath(pc *webrtc.PeerConnection, tap *keyTap, remote *a
 				peer = &ap
 			}
 		}
-		if onChange != nil {
-			onChange(udp, peer, nil)
+		if out != nil {
+			out.peer.Store(peer)
+			// Only a UDP path may be written on the publisher's goroutine: an
+			// ICE-TCP write can block on a stalled peer.
+			sess.udpOut.Store(udp)
 		}
 		sess.routeMu.Lock()
 		defer sess.routeMu.Unlock()
@@ -83,8 +77,8 @@ func (sess *session) watchPath(pc *webrtc.PeerConnection, tap *keyTap, remote *a
 			return
 		}
 		remote.Store(&peerKeys)
-		if onChange != nil {
-			onChange(false, nil, &local)
+		if out != nil {
+			out.keys.Store(&local)
 		}
 	})
 }
