@@ -58,10 +58,11 @@ func newMediaEngine() (*webrtc.MediaEngine, error) {
 	return m, nil
 }
 
-// apis holds what the server's pion connections are made from. Publishers'
-// connections (the SFU receives) run pion's NACK generation, receiver reports
-// and TWCC feedback. Subscribers' connections (the SFU sends) run no
-// interceptor: the SFU stamps transport-wide sequence numbers, estimates
+// apis holds what the server's pion connections are made from. pion runs no
+// interceptor on them. For publishers' connections the SFU runs the receiving
+// ones itself, on whichever path brings a packet (ingress.go): pion's NACK
+// generator and receiver reports, and its own TWCC feedback (twccfb.go). For
+// subscribers' connections (the SFU sends) the SFU stamps transport-wide sequence numbers, estimates
 // bandwidth (bwe.go), answers NACKs from its packet caches and writes sender
 // reports itself (direct.go), and over UDP encrypts and sends the media too.
 type apis struct {
