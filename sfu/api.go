@@ -62,9 +62,10 @@ func newMediaEngine() (*webrtc.MediaEngine, error) {
 // interceptor on them. For publishers' connections the SFU runs the receiving
 // ones itself, on whichever path brings a packet (ingress.go): pion's NACK
 // generator and receiver reports, and its own TWCC feedback (twccfb.go). For
-// subscribers' connections (the SFU sends) the SFU stamps transport-wide sequence numbers, estimates
-// bandwidth (bwe.go), answers NACKs from its packet caches and writes sender
-// reports itself (direct.go), and over UDP encrypts and sends the media too.
+// subscribers' connections (the SFU sends) the SFU stamps transport-wide
+// sequence numbers, estimates bandwidth (bwe.go), answers NACKs from its
+// packet caches and writes sender reports itself (direct.go), and over UDP
+// encrypts and sends the media too.
 type apis struct {
 	se           webrtc.SettingEngine
 	pubME, subME *webrtc.MediaEngine
