@@ -234,6 +234,7 @@ type recvStats struct {
 	lastSeq   uint16
 	lastTS    uint32
 	ssrc      uint32
+	reports   atomic.Int64 // sender reports received for this track
 }
 
 func (r *recvStats) add(p *rtp.Packet) {
@@ -443,8 +444,21 @@ func (c *client) onOffer(offer string) {
 	c.send(ClientMessage{Type: TypeAnswer, PC: PCSub, SDP: ans.SDP})
 }
 
-func (c *client) onTrack(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+func (c *client) onTrack(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 	st := &recvStats{ssrc: uint32(tr.SSRC())}
+	go func() { // counts the SFU's sender reports; ends with the connection
+		for {
+			pkts, _, err := recv.ReadRTCP()
+			if err != nil {
+				return
+			}
+			for _, p := range pkts {
+				if sr, ok := p.(*rtcp.SenderReport); ok && sr.SSRC == st.ssrc && sr.PacketCount > 0 {
+					st.reports.Add(1)
+				}
+			}
+		}
+	}()
 	c.mu.Lock()
 	c.tracks[tr.Kind().String()] = st
 	pc := c.sub

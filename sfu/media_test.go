@@ -70,6 +70,10 @@ func TestFanOut_CALL2_ExpertSeenByEveryParticipant(t *testing.T) {
 			t.Errorf("guest %d: %d video packets missing", i, m)
 		}
 		waitFor(t, 10*time.Second, "top layer", func() bool { return g.lastLayer() == RIDHigh })
+		// RTCP sender reports come from the SFU itself, about once a second.
+		waitFor(t, 5*time.Second, fmt.Sprintf("guest %d gets sender reports", i), func() bool {
+			return g.stats("video").reports.Load() > 0 && g.stats("audio").reports.Load() > 0
+		})
 	}
 	// Every guest is reached over UDP: past the first packets (before DTLS
 	// has given keys) the SFU encrypts and sends their media itself, and the
