@@ -18,6 +18,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"atlas11/cmd/internal/loadkit"
 )
 
 type config struct {
@@ -33,12 +35,12 @@ type config struct {
 }
 
 func (c config) validate() error {
-	u, err := url.Parse(c.URL)
-	if err != nil || u.Scheme != "http" || u.Host == "" {
-		return fmt.Errorf("-url %q: want http://host:port (plain HTTP on loopback)", c.URL)
+	u, err := loadkit.LoopbackURL(c.URL)
+	if err != nil {
+		return err
 	}
-	if !loopback(u.Hostname()) {
-		return fmt.Errorf("-url %q: load is only sent to loopback addresses", c.URL)
+	if u.Scheme != "http" {
+		return fmt.Errorf("-url %q: want plain HTTP (this client speaks HTTP/1.1 itself)", c.URL)
 	}
 	switch {
 	case c.N < 1 || c.N > 1_000_000:
@@ -55,14 +57,6 @@ func (c config) validate() error {
 		return errors.New("-setup-timeout must be positive")
 	}
 	return nil
-}
-
-func loopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // account is one signed-in user: its session cookie.

@@ -15,8 +15,9 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/pprof"
 	"time"
+
+	"atlas11/cmd/internal/loadkit"
 )
 
 func main() {
@@ -33,19 +34,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if cfg.CPUProfile != "" {
-		// Profiles the load generator itself, to tell its own cost from the
-		// server's (the server is profiled from outside, e.g. with perf).
-		f, err := os.Create(cfg.CPUProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := loadkit.StartCPUProfile(cfg.CPUProfile)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	res, err := load(ctx, cfg, stderr)
 	if err != nil {
 		return err

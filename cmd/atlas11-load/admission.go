@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"atlas11/cmd/internal/loadkit"
 )
 
 // admission is how the tool gets into a room: the real control plane over its
@@ -49,9 +51,9 @@ type apiUser struct {
 }
 
 func newAPIAdmission(base string, opEmail, opPassword string) (*apiAdmission, error) {
-	u, err := url.Parse(strings.TrimRight(base, "/"))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("-url %q: want http://host:port", base)
+	u, err := loadkit.LoopbackURL(base)
+	if err != nil {
+		return nil, err
 	}
 	var b [4]byte
 	_, _ = rand.Read(b[:])
