@@ -167,14 +167,5 @@ func BenchmarkDirect_49Subscribers(b *testing.B) {
 			}
 		}()
 	}
-	l := src.layers[2].Load()
-	buf := make([]byte, 1500)
-	src.handlePacket(l, vp8Packet(buf, 0, 0, true, 1000), time.Now().UnixNano())
-	b.ReportAllocs()
-	seq := uint16(0)
-	for b.Loop() {
-		seq++
-		src.handlePacket(l, vp8Packet(buf, seq, uint32(seq)*3000, seq%300 == 0, 1000), time.Now().UnixNano())
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/49, "ns/egress-pkt")
+	benchFanOut(b, src, 49)
 }
