@@ -8,5 +8,5 @@
 //
 // Every public method of Service is one use case that runs its rule checks
 // and its writes in one store transaction. Rule IDs (APT-6, PAY-7, ...)
-// refer to shared/RULES.md.
+// refer to docs/rules.md.
 package control
