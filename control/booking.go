@@ -38,7 +38,7 @@ func newBooking(b Booking) Booking {
 
 // holdBooking writes a new booking in pending_payment with its indexes. It
 // returns the stored bytes, for confirm to recognise the record unchanged.
-func holdBooking(tx Tx, st Settings, b Booking, idemScope, idemKey string) ([]byte, error) {
+func holdBooking(tx Tx, st Settings, b Booking, key idem) ([]byte, error) {
 	raw, err := json.Marshal(b)
 	if err != nil {
 		return nil, fmt.Errorf("encode %s/%s: %w", bBookings, b.ID, err)
@@ -49,7 +49,7 @@ func holdBooking(tx Tx, st Settings, b Booking, idemScope, idemKey string) ([]by
 	if err := tx.Put(bUserItems, userItemKey(b.ClientID, b.Start, b.ID), nil); err != nil {
 		return nil, err
 	}
-	if err := idemPut(tx, idemScope, idemKey, b.ID); err != nil {
+	if err := key.put(tx, b.ID); err != nil {
 		return nil, err
 	}
 	return raw, addDue(tx, b.CreatedAt.Add(st.PaymentHoldTimeout), dueHold, b.ID)
@@ -99,7 +99,11 @@ func (s *Service) Book(ctx context.Context, actorID string, req BookRequest) (Bo
 		if err != nil {
 			return err
 		}
-		if prev := idemGet(tx, "book/"+u.ID, req.IdempotencyKey); prev != "" {
+		key := idem{"book/" + u.ID, req.IdempotencyKey, "slot=" + req.SlotID + " media=" + string(req.Media)}
+		if prev, err := key.get(tx); err != nil || prev != "" {
+			if err != nil {
+				return err
+			}
 			b, err = loadBooking(tx, prev)
 			return err
 		}
@@ -136,7 +140,7 @@ func (s *Service) Book(ctx context.Context, actorID string, req BookRequest) (Bo
 		b = newBooking(Booking{ID: id, Kind: KindAppointment, ExpertID: sl.ExpertID, ClientID: u.ID,
 			SlotID: sl.ID, Room: id, Start: sl.Start, End: sl.End, Media: media, PriceCents: sl.PriceCents,
 			Policy: policyOf(st), CreatedAt: now})
-		if raw, err = holdBooking(tx, st, b, "book/"+u.ID, req.IdempotencyKey); err != nil {
+		if raw, err = holdBooking(tx, st, b, key); err != nil {
 			return err
 		}
 		if err := tx.Put(bUserItems, userItemKey(b.ExpertID, b.Start, b.ID), nil); err != nil {

@@ -2,6 +2,7 @@ package control
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 )
@@ -93,7 +94,7 @@ func (s *Service) OpenClaim(ctx context.Context, actorID, bookingID, reason stri
 
 // claimStep runs one claim transition in a transaction, with idempotency:
 // a repeat of the same key returns the claim as it now is.
-func (s *Service) claimStep(ctx context.Context, op, claimID, key string,
+func (s *Service) claimStep(ctx context.Context, op, claimID string, key idem,
 	fn func(tx Tx, now time.Time, fx *effects, c *Claim, b *Booking) error) (Claim, error) {
 	now := s.clock.Now()
 	var c Claim
@@ -105,8 +106,9 @@ func (s *Service) claimStep(ctx context.Context, op, claimID, key string,
 		if err != nil {
 			return err
 		}
-		if idemGet(tx, claimKeyScope(op, claimID), key) != "" {
-			return nil
+		key.scope = claimKeyScope(op, claimID)
+		if done, err := key.get(tx); err != nil || done != "" {
+			return err
 		}
 		b, err := loadBooking(tx, c.BookingID)
 		if err != nil {
@@ -123,7 +125,7 @@ func (s *Service) claimStep(ctx context.Context, op, claimID, key string,
 				}
 			}
 		}
-		if err := idemPut(tx, claimKeyScope(op, claimID), key, "done"); err != nil {
+		if err := key.put(tx, "done"); err != nil {
 			return err
 		}
 		if err := putJSON(tx, bBookings, b.ID, b); err != nil {
@@ -154,7 +156,8 @@ func (s *Service) RespondClaim(ctx context.Context, actorID, claimID string, r C
 	if len(r.Message) > 5000 {
 		return Claim{}, fieldErr("message", "too_long", "at most 5000 characters")
 	}
-	return s.claimStep(ctx, "respond", claimID, r.IdempotencyKey, func(tx Tx, now time.Time, fx *effects, c *Claim, b *Booking) error {
+	return s.claimStep(ctx, "respond", claimID, idem{key: r.IdempotencyKey,
+		request: fmt.Sprintf("kind=%s amount=%d message=%q", r.Kind, r.AmountCents, r.Message)}, func(tx Tx, now time.Time, fx *effects, c *Claim, b *Booking) error {
 		if _, err := actor(tx, actorID, RoleExpert); err != nil {
 			return err
 		}
@@ -184,7 +187,7 @@ func (s *Service) RespondClaim(ctx context.Context, actorID, claimID string, r C
 
 // AcceptClaim is the client's agreement with the expert's response: resolved.
 func (s *Service) AcceptClaim(ctx context.Context, actorID, claimID string) (Claim, error) {
-	return s.claimStep(ctx, "accept", claimID, "", func(tx Tx, now time.Time, fx *effects, c *Claim, b *Booking) error {
+	return s.claimStep(ctx, "accept", claimID, idem{}, func(tx Tx, now time.Time, fx *effects, c *Claim, b *Booking) error {
 		if _, err := actor(tx, actorID, RoleClient); err != nil {
 			return err
 		}
@@ -207,7 +210,7 @@ func (s *Service) AcceptClaim(ctx context.Context, actorID, claimID string) (Cla
 // expert left unanswered for a whole claim window may be escalated too.
 func (s *Service) RejectClaim(ctx context.Context, actorID, claimID string) (Claim, error) {
 	st := s.Settings()
-	return s.claimStep(ctx, "reject", claimID, "", func(tx Tx, now time.Time, fx *effects, c *Claim, b *Booking) error {
+	return s.claimStep(ctx, "reject", claimID, idem{}, func(tx Tx, now time.Time, fx *effects, c *Claim, b *Booking) error {
 		if _, err := actor(tx, actorID, RoleClient); err != nil {
 			return err
 		}
@@ -252,7 +255,8 @@ func (s *Service) DecideClaim(ctx context.Context, operatorID, claimID string, d
 	if d.Message == "" || len(d.Message) > 5000 {
 		return Claim{}, fieldErr("message", "message_required", "explain the decision in 1 to 5000 characters")
 	}
-	return s.claimStep(ctx, "decide", claimID, d.IdempotencyKey, func(tx Tx, now time.Time, fx *effects, c *Claim, b *Booking) error {
+	return s.claimStep(ctx, "decide", claimID, idem{key: d.IdempotencyKey,
+		request: fmt.Sprintf("refund=%d message=%q", d.RefundCents, d.Message)}, func(tx Tx, now time.Time, fx *effects, c *Claim, b *Booking) error {
 		if _, err := actor(tx, operatorID, RoleOperator); err != nil {
 			return err
 		}

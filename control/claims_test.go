@@ -113,6 +113,9 @@ func TestClaim_CLM4_FullPartialDeclineAcceptReject(t *testing.T) {
 	if _, err := e.svc.RespondClaim(e.ctx, ex.ID, c.ID, control.ClaimResponse{Kind: control.RespondPartialRefund, AmountCents: 2000, IdempotencyKey: "r1"}); err != nil {
 		t.Fatal(err)
 	}
+	// PAY-7: the same key with another amount is refused, not answered with the first.
+	_, err = e.svc.RespondClaim(e.ctx, ex.ID, c.ID, control.ClaimResponse{Kind: control.RespondPartialRefund, AmountCents: 3000, IdempotencyKey: "r1"})
+	wantCode(t, err, "idempotency_key_reused")
 	wantEq(t, "refunded", before-e.paid(cl), 2000)
 	c, err = e.svc.AcceptClaim(e.ctx, cl.ID, c.ID)
 	if err != nil {

@@ -120,7 +120,11 @@ func (s *Service) Register(ctx context.Context, actorID, eventID, idempotencyKey
 		if err != nil {
 			return err
 		}
-		if prev := idemGet(tx, "register/"+u.ID, idempotencyKey); prev != "" {
+		key := idem{"register/" + u.ID, idempotencyKey, "event=" + eventID}
+		if prev, err := key.get(tx); err != nil || prev != "" {
+			if err != nil {
+				return err
+			}
 			b, err = loadBooking(tx, prev)
 			return err
 		}
@@ -147,7 +151,7 @@ func (s *Service) Register(ctx context.Context, actorID, eventID, idempotencyKey
 		b = newBooking(Booking{ID: id, Kind: KindRegistration, ExpertID: e.ExpertID, ClientID: u.ID,
 			EventID: e.ID, Room: e.ID, Start: e.Start, End: e.End, Media: MediaVideo, PriceCents: e.PriceCents,
 			Policy: policyOf(st), CreatedAt: now})
-		if raw, err = holdBooking(tx, st, b, "register/"+u.ID, idempotencyKey); err != nil {
+		if raw, err = holdBooking(tx, st, b, key); err != nil {
 			return err
 		}
 		if err := tx.Put(bEventRegs, []byte(e.ID+"/"+u.ID), []byte(b.ID)); err != nil {

@@ -1,10 +1,13 @@
 package control
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -237,17 +240,49 @@ func delDue(tx Tx, at time.Time, kind, id string) error {
 	return tx.Delete(bDue, []byte(ts(at)+kind+"/"+id))
 }
 
-// idemGet returns the stored answer of an idempotent request, or "".
-func idemGet(tx Tx, scope, key string) string {
-	if key == "" {
-		return ""
-	}
-	return string(tx.Get(bIdem, []byte(scope+"/"+key)))
+// An idempotency record holds a fingerprint of the request beside its
+// answer, so the same key sent with a different request is refused instead
+// of silently answering the first one (PAY-7). Records written before
+// fingerprints existed carry none and match any request.
+const idemFPPrefix = "fp:"
+
+func idemFingerprint(request string) string {
+	sum := sha256.Sum256([]byte(request))
+	return idemFPPrefix + hex.EncodeToString(sum[:16]) + " "
 }
 
-func idemPut(tx Tx, scope, key, val string) error {
-	if key == "" {
+// errKeyReused is the answer to an idempotency key sent again with a
+// different request.
+func errKeyReused() error {
+	return &Error{Kind: Rule, Code: "idempotency_key_reused", Field: "Idempotency-Key",
+		Message: "this Idempotency-Key was already used for a different request: use a new key"}
+}
+
+// idem names one idempotent request: the key's scope (operation and actor),
+// the client's key, and a description of the request (its fields, not the
+// key) that the fingerprint is taken of.
+type idem struct{ scope, key, request string }
+
+// get returns the stored answer of the request, or "" when the key is new.
+func (k idem) get(tx Tx) (string, error) {
+	if k.key == "" {
+		return "", nil
+	}
+	v := string(tx.Get(bIdem, []byte(k.scope+"/"+k.key)))
+	if !strings.HasPrefix(v, idemFPPrefix) {
+		return v, nil
+	}
+	fp := idemFingerprint(k.request)
+	if !strings.HasPrefix(v, fp) {
+		return "", errKeyReused()
+	}
+	return v[len(fp):], nil
+}
+
+// put records val as the answer of the request.
+func (k idem) put(tx Tx, val string) error {
+	if k.key == "" {
 		return nil
 	}
-	return tx.Put(bIdem, []byte(scope+"/"+key), []byte(val))
+	return tx.Put(bIdem, []byte(k.scope+"/"+k.key), []byte(idemFingerprint(k.request)+val))
 }

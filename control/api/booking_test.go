@@ -331,3 +331,44 @@ func hasAction(items []control.ActivityItem, id, action string) bool {
 	}
 	return false
 }
+
+// PAY-7: an Idempotency-Key sent again with a different request is refused
+// with 422 and moves nothing, on every money-moving route that has a body
+// or a target; the original request repeated still gets its first answer.
+func TestIdempotency_PAY7_KeyReusedForAnotherRequestIsRefused(t *testing.T) {
+	e := newEnv(t)
+	ex := e.signUp(control.RoleExpert)
+	cl := e.signUp(control.RoleClient)
+	s1, s2 := ex.slot(t0.Add(72*time.Hour), 2000), ex.slot(t0.Add(96*time.Hour), 3000)
+	var first, again control.Booking
+	cl.post("/bookings", map[string]any{"slot_id": s1.ID}, "Idempotency-Key", "k1").want(http.StatusCreated).decode(&first)
+	before := e.snapshot(cl.id, ex.id)
+	cl.post("/bookings", map[string]any{"slot_id": s2.ID}, "Idempotency-Key", "k1").
+		wantErr(http.StatusUnprocessableEntity, "idempotency_key_reused", "Idempotency-Key")
+	cl.post("/bookings", map[string]any{"slot_id": s1.ID, "media": "audio"}, "Idempotency-Key", "k1").
+		wantErr(http.StatusUnprocessableEntity, "idempotency_key_reused", "Idempotency-Key")
+	assertUnchanged(t, before, e.snapshot(cl.id, ex.id))
+	if n := len(e.gw.Calls()); n != 1 {
+		t.Fatalf("%d gateway calls, want the first charge only", n)
+	}
+	cl.post("/bookings", map[string]any{"slot_id": s1.ID}, "Idempotency-Key", "k1").want(http.StatusCreated).decode(&again)
+	if again.ID != first.ID {
+		t.Fatalf("the repeated request got booking %s, want %s", again.ID, first.ID)
+	}
+	// The second slot is still free for a fresh key.
+	cl.post("/bookings", map[string]any{"slot_id": s2.ID}, "Idempotency-Key", "k2").want(http.StatusCreated)
+
+	var ev1, ev2 control.Event
+	for i, ev := range []*control.Event{&ev1, &ev2} {
+		ex.post("/events", map[string]any{"title": "Workshop", "description": "d", "start": t0.Add(time.Duration(120+24*i) * time.Hour),
+			"minutes": 60, "price_cents": 1500, "min_participants": 1, "max_participants": 3}).want(http.StatusCreated).decode(ev)
+	}
+	cl.post("/events/"+ev1.ID+"/register", nil, "Idempotency-Key", "r").want(http.StatusCreated)
+	cl.post("/events/"+ev2.ID+"/register", nil, "Idempotency-Key", "r").
+		wantErr(http.StatusUnprocessableEntity, "idempotency_key_reused", "Idempotency-Key")
+	var got control.Event
+	ex.get("/events/" + ev2.ID).want(http.StatusOK).decode(&got)
+	if got.Registered != 0 {
+		t.Fatalf("the refused registration took a seat: %+v", got)
+	}
+}

@@ -132,7 +132,7 @@ func buildOpenAPI(rs []route) ([]byte, error) {
 		}
 		if rt.Idem {
 			params = append(params, schema{"name": "Idempotency-Key", "in": "header", "required": true,
-				"description": "a repeat with the same key returns the first answer and moves no money",
+				"description": "a repeat with the same key returns the first answer and moves no money; the same key with a different request is refused (422 idempotency_key_reused)",
 				"schema":      schema{"type": "string", "minLength": 1, "maxLength": 200}})
 		}
 		if len(params) > 0 {
