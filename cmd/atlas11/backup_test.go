@@ -89,6 +89,20 @@ func TestOperatorCreate_RefusesWeakPasswordAndDuplicates(t *testing.T) {
 	if err == nil || exitCode(err) != 2 {
 		t.Fatalf("weak password: %v", err)
 	}
+	// The API's policy holds here too: a common password, or one holding
+	// the operator's e-mail or name, is refused before anything is stored.
+	for _, c := range []struct{ email, name, password string }{
+		{"o@x.test", "O", "1234567890"},
+		{"o@x.test", "O", "Password123"},
+		{"root.ops@x.test", "O", "my root.ops@x.test pw"},
+		{"o@x.test", "Gaspard Roux", "GASPARD-is-the-boss"},
+	} {
+		err := run(context.Background(), []string{"operator", "create", "--email", c.email, "--name", c.name, "--data", dir, "--password-stdin"},
+			noEnv, strings.NewReader(c.password+"\n"), io.Discard, io.Discard)
+		if exitCode(err) != 2 || !strings.Contains(err.Error(), "weak_password") {
+			t.Fatalf("operator create with %q: %v", c.password, err)
+		}
+	}
 	args := []string{"operator", "create", "--email", "o@x.test", "--name", "O", "--data", dir, "--password-stdin"}
 	if err := run(context.Background(), args, noEnv, strings.NewReader("a long operator password\n"), io.Discard, io.Discard); err != nil {
 		t.Fatal(err)

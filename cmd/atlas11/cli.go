@@ -163,8 +163,8 @@ func operatorCreate(ctx context.Context, args []string, getenv func(string) stri
 		}
 		password = strings.TrimRight(line, "\r\n")
 	}
-	if len(password) < 10 {
-		return usageError{"operator create: the password must have at least 10 characters (--password-stdin or ATLAS11_OPERATOR_PASSWORD)"}
+	if err := checkNewPassword(password, *email, *name); err != nil {
+		return usageError{"operator create: " + err.Error() + " (--password-stdin or ATLAS11_OPERATOR_PASSWORD)"}
 	}
 	var cargs []string
 	if *cfgFile != "" {

@@ -77,7 +77,7 @@ func (s *server) signUp(r *request) (any, error) {
 	if at := strings.IndexByte(email, '@'); at < 1 || at == len(email)-1 || len(email) > 254 {
 		return nil, apiErr(control.Invalid, "invalid_email", "email", "a valid email address is required")
 	}
-	if err := checkPassword(in.Password); err != nil {
+	if err := checkNewPassword(in.Password, email, in.Name); err != nil {
 		return nil, err
 	}
 	u, err := s.svc.CreateUser(r.ctx(), control.NewUser{Email: email, Name: in.Name, Role: in.Role,

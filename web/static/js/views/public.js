@@ -116,7 +116,7 @@ export async function signUp(app) {
     };
     if (!body.name) return showError(form, { field: 'name', message: t('auth.name.required') });
     if (!body.email) return showError(form, { field: 'email', message: t('auth.email.required') });
-    if (body.password.length < 8) return showError(form, { field: 'password', message: t('auth.password.short') });
+    if (body.password.length < 10) return showError(form, { field: 'password', message: t('auth.password.short') });
     await busy(form, async () => {
       try {
         await api.signUp(body);
@@ -129,7 +129,7 @@ export async function signUp(app) {
   } }, formError(),
   field(t('auth.name'), input('name', { type: 'text', autocomplete: 'name', required: true })),
   field(t('auth.email'), input('email', { type: 'email', autocomplete: 'email', required: true })),
-  field(t('auth.password'), input('password', { type: 'password', autocomplete: 'new-password', required: true, minlength: 8 }), t('auth.password.hint')),
+  field(t('auth.password'), input('password', { type: 'password', autocomplete: 'new-password', required: true, minlength: 10 }), t('auth.password.hint')),
   roleGroup,
   field(t('auth.timezone'), input('time_zone', { type: 'text', value: timeZone(), autocomplete: 'off' }), t('auth.timezone.hint')),
   h('button', { type: 'submit' }, t('auth.signup.submit')));
