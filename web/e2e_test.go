@@ -42,7 +42,7 @@ func TestJourney1_ExpertPublishesAvailabilityAndEvent(t *testing.T) {
 	webtest.Screenshot(t, ctx, "j1-01-signup")
 	fill(t, ctx, "input[name=name]", "Claire Martin")
 	fill(t, ctx, "input[name=email]", "claire@example.com")
-	fill(t, ctx, "input[name=password]", "claire-password-1")
+	fill(t, ctx, "input[name=password]", "prise-de-parole-42")
 	fill(t, ctx, "input[name=time_zone]", "Europe/Paris")
 	submit(t, ctx, "main form")
 	waitJS(t, ctx, "profile editor", `location.hash === '#/expert/profile'`)
