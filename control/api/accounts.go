@@ -105,34 +105,32 @@ func (s *server) signIn(r *request) (any, error) {
 	if err := r.bind(&in); err != nil {
 		return nil, err
 	}
-	email, ip := normalizeEmail(in.Email), r.c.ClientIP()
-	okEmail, waitEmail := s.byEmail.Allowed(email)
-	okIP, waitIP := s.byIP.Allowed(ip)
-	if !okEmail || !okIP {
-		wait := max(waitEmail, waitIP)
-		r.c.Header("Retry-After", fmt.Sprint(int(wait/time.Second)+1))
+	email := normalizeEmail(in.Email)
+	// The attempt is counted before the password is checked, atomically, so
+	// parallel guesses cannot all slip through one check; success refunds.
+	ls, keys := []*limiter{s.byEmail, s.byIP}, []string{email, clientKey(r.c)}
+	if ok, wait := takeAll(ls, keys); !ok {
+		retryAfter(r.c, wait)
 		return nil, apiErr(control.RateLimited, "too_many_attempts", "", "too many failed sign-ins: try again later")
 	}
-	fail := func() error {
-		s.byEmail.Fail(email)
-		s.byIP.Fail(ip)
-		return apiErr(control.Unauthorized, "invalid_credentials", "", "wrong email or password")
-	}
+	wrong := apiErr(control.Unauthorized, "invalid_credentials", "", "wrong email or password")
 	if len(in.Password) > maxPassword {
-		return nil, fail()
+		return nil, wrong
 	}
 	u, err := s.svc.UserByEmail(r.ctx(), email)
 	if control.ErrorKind(err) == control.NotFound {
 		_, _ = verifyPassword(s.dummyHash(), in.Password) // same cost as a real check
-		return nil, fail()
+		return nil, wrong
 	}
 	if err != nil {
+		refundAll(ls, keys)
 		return nil, err
 	}
 	ok, err := verifyPassword(u.PasswordHash, in.Password)
 	if err != nil || !ok {
-		return nil, fail()
+		return nil, wrong
 	}
+	refundAll(ls, keys)
 	if u.Closed {
 		return nil, apiErr(control.Forbidden, "account_closed", "", "this account is closed")
 	}

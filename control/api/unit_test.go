@@ -120,29 +120,50 @@ func TestPassword_Argon2idPHCRoundTrip(t *testing.T) {
 	}
 }
 
-func TestLimiter_FailuresDrainThenClockRefills(t *testing.T) {
+func TestLimiter_TakesDrainRefundsReturnThenClockRefills(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	l := newLimiter(func() time.Time { return now }, 3, time.Minute)
 	for i := range 3 {
-		if ok, _ := l.Allowed("a"); !ok {
+		if ok, _ := l.Take("a"); !ok {
 			t.Fatalf("attempt %d refused", i)
 		}
-		l.Fail("a")
 	}
-	ok, wait := l.Allowed("a")
+	ok, wait := l.Take("a")
 	if ok || wait <= 0 || wait > time.Minute {
-		t.Fatalf("after 3 failures: ok=%v wait=%v", ok, wait)
+		t.Fatalf("after 3 takes: ok=%v wait=%v", ok, wait)
 	}
-	if ok, _ := l.Allowed("b"); !ok {
+	l.Refund("a") // a success gives its token back
+	if ok, _ := l.Take("a"); !ok {
+		t.Fatal("a refunded token cannot be taken")
+	}
+	if ok, _ := l.Take("b"); !ok {
 		t.Fatal("another key is limited too")
 	}
 	now = now.Add(time.Minute)
-	if ok, _ := l.Allowed("a"); !ok {
+	if ok, _ := l.Take("a"); !ok {
 		t.Fatal("one interval later the key is still refused")
+	}
+	for range 10 {
+		l.Refund("b") // never above the burst
+	}
+	for range 3 {
+		l.Take("b")
+	}
+	if ok, _ := l.Take("b"); ok {
+		t.Fatal("refunds raised the bucket above its burst")
+	}
+	// takeAll takes from all or from none.
+	x, y := newLimiter(func() time.Time { return now }, 1, time.Minute), newLimiter(func() time.Time { return now }, 1, time.Minute)
+	y.Take("k")
+	if ok, _ := takeAll([]*limiter{x, y}, []string{"k", "k"}); ok {
+		t.Fatal("takeAll passed with one limiter empty")
+	}
+	if ok, _ := x.Take("k"); !ok {
+		t.Fatal("a refused takeAll kept the first limiter's token")
 	}
 	l.maxKeys = 1
 	now = now.Add(time.Hour)
-	l.Fail("c") // "a" has refilled: pruned to keep memory bounded
+	l.Take("c") // "a" has refilled: pruned to keep memory bounded
 	if _, ok := l.buckets["a"]; ok {
 		t.Fatal("a full bucket was not pruned")
 	}
