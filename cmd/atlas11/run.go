@@ -184,8 +184,13 @@ func newPlatform(cfg Config, stderr io.Writer, media bool) (*platform, error) {
 		secrets.Internal = cfg.Secrets.Internal
 	}
 	db, err := bolt.Open(cfg.DBPath(), bolt.Options{Timeout: 2 * time.Second})
-	if err != nil {
+	switch {
+	case errors.Is(err, bolt.ErrLocked):
 		return nil, fmt.Errorf("%w (is another atlas11 using %s?)", err, cfg.DataDir)
+	case errors.Is(err, bolt.ErrCorrupt):
+		return nil, fmt.Errorf("%w; refusing to start: restore it from a backup, or move it away to start an empty database", err)
+	case err != nil:
+		return nil, err
 	}
 	p.db = db
 	p.closers = append(p.closers, db.Close)

@@ -20,6 +20,7 @@ import (
 	"atlas11/control"
 
 	bbolt "go.etcd.io/bbolt"
+	bberrors "go.etcd.io/bbolt/errors"
 )
 
 // SchemaVersion is the layout version this code reads and writes.
@@ -106,10 +107,24 @@ func Open(path string, opts Options) (*DB, error) {
 	if mmapSize == 0 {
 		mmapSize = 1 << 30
 	}
+	existed, err := checkExisting(path, timeout)
+	if err != nil {
+		return nil, fmt.Errorf("bolt: %s: %w", path, err)
+	}
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: timeout, NoSync: false,
 		NoFreelistSync: true, FreelistType: bbolt.FreelistMapType, InitialMmapSize: mmapSize})
 	if err != nil {
+		if errors.Is(err, bberrors.ErrTimeout) {
+			err = ErrLocked
+		}
 		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
+	}
+	if existed {
+		// A sound bbolt file of another program is not ours to add buckets to.
+		if err := db.View(isAtlas11); err != nil {
+			_ = db.Close()
+			return nil, fmt.Errorf("bolt: %s: %w", path, err)
+		}
 	}
 	if err := db.Update(upgrade); err != nil {
 		_ = db.Close()

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"atlas11/control"
 	"atlas11/control/bolt"
@@ -257,5 +258,32 @@ func TestUpdate_AfterCloseRefused(t *testing.T) {
 	db.Close()
 	if err := db.Update(func(tx control.Tx) error { return nil }); !errors.Is(err, bolt.ErrClosed) {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// Another program's sound bbolt file is refused untouched, and a second open
+// of a held file says it is locked rather than damaged.
+func TestOpen_RefusesForeignFileAndReportsLock(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "other.db")
+	raw, err := bbolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.Update(func(tx *bbolt.Tx) error { _, err := tx.CreateBucket([]byte("theirs")); return err }); err != nil {
+		t.Fatal(err)
+	}
+	_ = raw.Close()
+	before, _ := os.ReadFile(path)
+	if _, err := bolt.Open(path, bolt.Options{}); !errors.Is(err, bolt.ErrCorrupt) {
+		t.Fatalf("foreign file: %v", err)
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+		t.Fatal("the foreign file was written to")
+	}
+
+	held := open(t, filepath.Join(t.TempDir(), "a.db"))
+	defer held.Close()
+	if _, err := bolt.Open(held.Path(), bolt.Options{Timeout: 100 * time.Millisecond}); !errors.Is(err, bolt.ErrLocked) || errors.Is(err, bolt.ErrCorrupt) {
+		t.Fatalf("held file: %v", err)
 	}
 }
