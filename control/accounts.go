@@ -92,8 +92,11 @@ func (s *Service) createUser(in NewUser, role Role) (User, error) {
 		return User{}, err
 	}
 	name := strings.TrimSpace(in.Name)
-	if name == "" || len(name) > 200 {
-		return User{}, fieldErr("name", "invalid_name", "a name of 1 to 200 characters is required")
+	if name == "" {
+		return User{}, fieldErr("name", "invalid_name", "a name of 1 to %d characters is required", MaxNameLen)
+	}
+	if err := checkText("name", name, MaxNameLen, false); err != nil {
+		return User{}, err
 	}
 	if in.PasswordHash == "" {
 		return User{}, fieldErr("password", "password_required", "a password is required")
@@ -274,14 +277,29 @@ func (s *Service) UpdateProfile(ctx context.Context, actorID string, up ProfileU
 	if up.Slug != nil && (slugify(*up.Slug) != *up.Slug || len(*up.Slug) < 3) {
 		return out, fieldErr("slug", "invalid_slug", "a slug has 3 to 40 lower-case letters, digits and dashes")
 	}
-	if up.Headline != nil && len(*up.Headline) > 200 {
-		return out, fieldErr("headline", "too_long", "at most 200 characters")
+	if up.Headline != nil {
+		if err := checkText("headline", *up.Headline, MaxHeadlineLen, false); err != nil {
+			return out, err
+		}
 	}
-	if up.Bio != nil && len(*up.Bio) > 10000 {
-		return out, fieldErr("bio", "too_long", "at most 10000 characters")
+	if up.Bio != nil {
+		if err := checkText("bio", *up.Bio, MaxBioLen, true); err != nil {
+			return out, err
+		}
 	}
-	if up.Billing != nil && !up.Billing.Complete() {
-		return out, fieldErr("billing", "invalid_billing", "holder name and IBAN are required")
+	if up.Languages != nil {
+		langs, err := NormalizeLanguages(up.Languages)
+		if err != nil {
+			return out, err
+		}
+		up.Languages = langs
+	}
+	if up.Billing != nil {
+		b, err := checkBilling(*up.Billing)
+		if err != nil {
+			return out, err
+		}
+		up.Billing = &b
 	}
 	err := s.update(func(tx Tx) error {
 		u, err := actor(tx, actorID, RoleExpert)

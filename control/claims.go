@@ -24,8 +24,11 @@ func ensureSettled(tx Tx, now time.Time, fx *effects, b *Booking) error {
 func (s *Service) OpenClaim(ctx context.Context, actorID, bookingID, reason string) (Claim, error) {
 	now := s.clock.Now()
 	reason = strings.TrimSpace(reason)
-	if reason == "" || len(reason) > 5000 {
-		return Claim{}, fieldErr("reason", "reason_required", "explain the problem in 1 to 5000 characters")
+	if reason == "" {
+		return Claim{}, fieldErr("reason", "reason_required", "explain the problem in 1 to %d characters", MaxClaimTextLen)
+	}
+	if err := checkText("reason", reason, MaxClaimTextLen, true); err != nil {
+		return Claim{}, err
 	}
 	id := newID()
 	var c Claim
@@ -153,8 +156,8 @@ func (s *Service) RespondClaim(ctx context.Context, actorID, claimID string, r C
 	default:
 		return Claim{}, fieldErr("kind", "invalid_response", "respond with full_refund, partial_refund or decline")
 	}
-	if len(r.Message) > 5000 {
-		return Claim{}, fieldErr("message", "too_long", "at most 5000 characters")
+	if err := checkText("message", r.Message, MaxClaimTextLen, true); err != nil {
+		return Claim{}, err
 	}
 	return s.claimStep(ctx, "respond", claimID, idem{key: r.IdempotencyKey,
 		request: fmt.Sprintf("kind=%s amount=%d message=%q", r.Kind, r.AmountCents, r.Message)}, func(tx Tx, now time.Time, fx *effects, c *Claim, b *Booking) error {
@@ -252,8 +255,11 @@ func (s *Service) DecideClaim(ctx context.Context, operatorID, claimID string, d
 		return Claim{}, fieldErr("refund_cents", "invalid_amount", "the refund cannot be negative")
 	}
 	d.Message = strings.TrimSpace(d.Message)
-	if d.Message == "" || len(d.Message) > 5000 {
-		return Claim{}, fieldErr("message", "message_required", "explain the decision in 1 to 5000 characters")
+	if d.Message == "" {
+		return Claim{}, fieldErr("message", "message_required", "explain the decision in 1 to %d characters", MaxClaimTextLen)
+	}
+	if err := checkText("message", d.Message, MaxClaimTextLen, true); err != nil {
+		return Claim{}, err
 	}
 	return s.claimStep(ctx, "decide", claimID, idem{key: d.IdempotencyKey,
 		request: fmt.Sprintf("refund=%d message=%q", d.RefundCents, d.Message)}, func(tx Tx, now time.Time, fx *effects, c *Claim, b *Booking) error {

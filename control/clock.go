@@ -39,11 +39,15 @@ func (c *SimClock) Now() time.Time {
 // Advance moves the clock forward by d; a negative d is refused.
 func (c *SimClock) Advance(d time.Duration) (time.Time, error) {
 	if d < 0 {
-		return c.Now(), fieldErr("duration", "clock_backwards", "the simulation clock only moves forward")
+		return c.Now(), fieldErr("advance", "clock_backwards", "the simulation clock only moves forward")
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
+	next := c.now.Add(d)
+	if !SaneInstant(next) || next.Before(c.now) { // Add saturates on overflow
+		return c.now, fieldErr("advance", "invalid_time", "the simulation clock stays before %d", MaxInstant.Year())
+	}
+	c.now = next
 	return c.now, nil
 }
 
@@ -53,7 +57,10 @@ func (c *SimClock) Set(t time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if t.Before(c.now) {
-		return fieldErr("time", "clock_backwards", "the simulation clock only moves forward")
+		return fieldErr("set", "clock_backwards", "the simulation clock only moves forward")
+	}
+	if !SaneInstant(t) {
+		return fieldErr("set", "invalid_time", "the simulation clock stays before %d", MaxInstant.Year())
 	}
 	c.now = t.UTC()
 	return nil

@@ -13,12 +13,18 @@ func (s *Service) CreateEvent(ctx context.Context, actorID string, in NewEvent) 
 	now := s.clock.Now()
 	in.Title = strings.TrimSpace(in.Title)
 	switch {
-	case in.Title == "" || len(in.Title) > 200:
-		return Event{}, fieldErr("title", "invalid_title", "a title of 1 to 200 characters is required")
-	case len(in.Description) > 10000:
-		return Event{}, fieldErr("description", "too_long", "at most 10000 characters")
+	case in.Title == "":
+		return Event{}, fieldErr("title", "invalid_title", "a title of 1 to %d characters is required", MaxTitleLen)
 	case in.Start.IsZero():
 		return Event{}, fieldErr("start", "invalid_time", "a start time is required")
+	}
+	for _, err := range []error{checkText("title", in.Title, MaxTitleLen, false),
+		checkText("description", in.Description, MaxDescriptionLen, true), checkStart("start", in.Start, now)} {
+		if err != nil {
+			return Event{}, err
+		}
+	}
+	switch {
 	case !validMinutes(in.Minutes, st):
 		return Event{}, fieldErr("minutes", "invalid_duration", "an event lasts from 5 minutes to %s", st.MaxItemDuration)
 	case in.PriceCents <= 0 || in.PriceCents > 100_000_000:

@@ -49,9 +49,9 @@ type NewUser struct {
 
 // BillingDetails are what a payout needs (PAY-6).
 type BillingDetails struct {
-	HolderName string `json:"holder_name"`
-	IBAN       string `json:"iban"`
-	Country    string `json:"country,omitempty"`
+	HolderName string `json:"holder_name" max:"70"`
+	IBAN       string `json:"iban" max:"50"`
+	Country    string `json:"country,omitempty" max:"2"`
 }
 
 // Complete reports whether payouts can be sent with these details.
@@ -77,11 +77,11 @@ type ExpertProfile struct {
 
 // ProfileUpdate changes an expert's own profile. Nil fields are unchanged.
 type ProfileUpdate struct {
-	Headline  *string         `json:"headline,omitempty"`
-	Bio       *string         `json:"bio,omitempty"`
-	Languages []string        `json:"languages,omitempty"`
-	TimeZone  *string         `json:"time_zone,omitempty"`
-	Slug      *string         `json:"slug,omitempty"`
+	Headline  *string         `json:"headline,omitempty" max:"200"`
+	Bio       *string         `json:"bio,omitempty" max:"10000"`
+	Languages []string        `json:"languages,omitempty" max:"10" itemmax:"35"`
+	TimeZone  *string         `json:"time_zone,omitempty" max:"64"`
+	Slug      *string         `json:"slug,omitempty" max:"40"`
 	Billing   *BillingDetails `json:"billing,omitempty"`
 }
 
@@ -126,7 +126,7 @@ type OneOffSlot struct {
 	Start      time.Time   `json:"start"`
 	Minutes    int         `json:"minutes"`
 	PriceCents int64       `json:"price_cents"`
-	Media      []MediaKind `json:"media"`
+	Media      []MediaKind `json:"media" max:"3" itemmax:"10"`
 }
 
 // Slot is one concrete bookable time. Its ID is stable: for a rule slot it
@@ -233,8 +233,8 @@ const (
 
 // NewEvent is the input of CreateEvent (EVT-1).
 type NewEvent struct {
-	Title           string    `json:"title"`
-	Description     string    `json:"description"`
+	Title           string    `json:"title" max:"200"`
+	Description     string    `json:"description" max:"10000"`
 	Start           time.Time `json:"start"`
 	Minutes         int       `json:"minutes"`
 	PriceCents      int64     `json:"price_cents"`

@@ -118,7 +118,7 @@ func TestProperty_PAY7_LedgerInvariantsUnderRandomSequences(t *testing.T) {
 		}
 		experts := []control.User{mk(control.RoleExpert, "e1"), mk(control.RoleExpert, "e2")}
 		for _, ex := range experts {
-			if _, err := svc.UpdateProfile(ctx, ex.ID, control.ProfileUpdate{Billing: &control.BillingDetails{HolderName: "x", IBAN: "y"}}); err != nil {
+			if _, err := svc.UpdateProfile(ctx, ex.ID, control.ProfileUpdate{Billing: &control.BillingDetails{HolderName: "x", IBAN: "FR7630006000011234567890189"}}); err != nil {
 				rt.Fatal(err)
 			}
 		}

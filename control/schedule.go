@@ -29,9 +29,12 @@ func validMedia(ms []MediaKind) error {
 	if len(ms) == 0 {
 		return fieldErr("media", "media_required", "choose at least one communication type")
 	}
-	for _, m := range ms {
+	for i, m := range ms {
 		if m != MediaVideo && m != MediaAudio && m != MediaChat {
-			return fieldErr("media", "invalid_media", "unknown communication type %q", m)
+			return fieldErr("media", "invalid_media", "unknown communication type %q", truncate(string(m), 20))
+		}
+		if slices.Contains(ms[:i], m) {
+			return fieldErr("media", "duplicate_media", "%q is listed twice", m)
 		}
 	}
 	return nil
@@ -155,6 +158,9 @@ func (s *Service) AddSlot(ctx context.Context, actorID string, in OneOffSlot) (S
 	now := s.clock.Now()
 	if in.Start.IsZero() {
 		return Slot{}, fieldErr("start", "invalid_time", "a start time is required")
+	}
+	if err := checkStart("start", in.Start, now); err != nil {
+		return Slot{}, err
 	}
 	if !in.Start.After(now) {
 		return Slot{}, &Error{Kind: Rule, Code: "time_in_past", Field: "start", Message: "the slot starts in the past"}

@@ -51,7 +51,7 @@ func TestJourney1_ExpertPublishesAvailabilityAndEvent(t *testing.T) {
 	// Profile editor (ACC-2): a headline, a bio and the shareable address.
 	fill(t, ctx, "input[name=headline]", "Coach en prise de parole")
 	fill(t, ctx, "textarea[name=bio]", "Quinze ans de formation à l'oral.")
-	fill(t, ctx, "input[name=languages]", "français, anglais")
+	check(t, ctx, "#lang-en", true) // French is ticked from sign-up (LANG-1)
 	fill(t, ctx, "input[name=slug]", "claire-martin")
 	submit(t, ctx, "#profile-form")
 	waitJS(t, ctx, "link updated", `document.querySelector('#my-link') && document.querySelector('#my-link').textContent.endsWith('/e/claire-martin')`)
@@ -126,8 +126,16 @@ func TestJourney1_ExpertPublishesAvailabilityAndEvent(t *testing.T) {
 	if e := fieldError(t, ctx, "#billing-form", "iban"); e == "" {
 		t.Fatal("billing details without an IBAN show no error next to the IBAN")
 	}
-	fill(t, ctx, "#billing-form [name=iban]", "FR76 3000 6000 0112 3456 7890 189")
+	// A mistyped IBAN (one digit changed) fails its check digits: refused
+	// next to the field, in French, and nothing is saved.
+	fill(t, ctx, "#billing-form [name=iban]", "FR76 3000 6000 0112 3456 7890 198")
 	fill(t, ctx, "#billing-form [name=country]", "FR")
+	submit(t, ctx, "#billing-form")
+	waitJS(t, ctx, "IBAN refused", `!document.querySelector('#billing-form [data-error-for=iban]').hidden`)
+	if e := fieldError(t, ctx, "#billing-form", "iban"); !strings.Contains(e, "IBAN invalide") {
+		t.Fatalf("a mistyped IBAN shows %q next to the IBAN", e)
+	}
+	fill(t, ctx, "#billing-form [name=iban]", "FR76 3000 6000 0112 3456 7890 189")
 	submit(t, ctx, "#billing-form")
 	waitJS(t, ctx, "billing saved", `document.querySelector('#flash') && !document.querySelector('main').innerText.includes('Renseignez vos informations')`)
 	checkAxe(t, ctx, axe, "expert earnings")
@@ -138,7 +146,7 @@ func TestJourney1_ExpertPublishesAvailabilityAndEvent(t *testing.T) {
 	// 04:00 around daylight-saving changes), never 09:00.
 	visitor := persona(t, browser, "America/New_York")
 	open(t, visitor, p.URL+"/e/claire-martin") // the plain shareable link (ACC-2)
-	wantText(t, visitor, "Claire Martin", "Coach en prise de parole", "Atelier : parler en public", "10 place(s) restante(s)", "Audio seulement")
+	wantText(t, visitor, "Claire Martin", "Coach en prise de parole", "Atelier : parler en public", "10 place(s) restante(s)", "Audio seulement", "Langues : français, anglais.")
 	slots := eval[string](t, visitor, `document.querySelector('.days').innerText`)
 	if strings.Contains(slots, "09:00–") || !(strings.Contains(slots, "03:00–") || strings.Contains(slots, "04:00–")) {
 		t.Fatalf("visitor in New York sees the slots as:\n%s", slots)

@@ -17,17 +17,17 @@ const (
 )
 
 type signUpReq struct {
-	Email    string       `json:"email"`
-	Password string       `json:"password"`
-	Name     string       `json:"name"`
-	Role     control.Role `json:"role"` // client or expert (ACC-1: free)
-	Locale   string       `json:"locale,omitempty"`
-	TimeZone string       `json:"time_zone,omitempty"`
+	Email    string       `json:"email" max:"254"`
+	Password string       `json:"password" max:"256"`
+	Name     string       `json:"name" max:"200"`
+	Role     control.Role `json:"role" max:"20"` // client or expert (ACC-1: free)
+	Locale   string       `json:"locale,omitempty" max:"5"`
+	TimeZone string       `json:"time_zone,omitempty" max:"64"`
 }
 
 type signInReq struct {
-	Email    string `json:"email"`
-	Password string `json:"password"`
+	Email    string `json:"email" max:"254"`
+	Password string `json:"password" max:"256"`
 }
 
 // userView is a User without its password hash.

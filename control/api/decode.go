@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,9 +10,11 @@ import (
 	"mime"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"atlas11/control"
 )
@@ -27,7 +30,64 @@ var (
 // decoder decodes request bodies; it remembers each struct type's JSON
 // field names, which reflection would otherwise rebuild on every request.
 type decoder struct {
-	fields sync.Map // reflect.Type -> map[string][]int, never modified once stored
+	fields sync.Map // reflect.Type -> map[string]fieldInfo, never modified once stored
+}
+
+// fieldInfo is what the decoder needs of one struct field.
+type fieldInfo struct {
+	index []int
+	limits
+}
+
+// limits bound one request field: every string and list of a request body
+// declares them in its struct tag, `max:"N"` (characters of a string, items
+// of a list) and `itemmax:"N"` (characters of each string of a list). The
+// OpenAPI document publishes the same numbers as maxLength and maxItems.
+type limits struct{ max, itemMax int }
+
+// Bounds for a field that declares none, so that no input is unbounded
+// (a test requires every request field to declare its own).
+const (
+	defaultMaxLen   = 10000
+	defaultMaxItems = 100
+)
+
+func limitsOf(f reflect.StructField) limits {
+	var l limits
+	l.max, _ = strconv.Atoi(f.Tag.Get("max"))
+	l.itemMax, _ = strconv.Atoi(f.Tag.Get("itemmax"))
+	return l
+}
+
+// check enforces the limits on a decoded value.
+func (l limits) check(v reflect.Value, path string) error {
+	for v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return nil
+		}
+		v = v.Elem()
+	}
+	switch v.Kind() {
+	case reflect.String:
+		max := cmp.Or(l.max, defaultMaxLen)
+		if n := utf8.RuneCountInString(v.String()); n > max {
+			return apiErr(control.Invalid, "too_long", path, fmt.Sprintf("%s: at most %d characters (got %d)", path, max, n))
+		}
+	case reflect.Slice:
+		max := cmp.Or(l.max, defaultMaxItems)
+		if v.Len() > max {
+			return apiErr(control.Invalid, "too_many", path, fmt.Sprintf("%s: at most %d items (got %d)", path, max, v.Len()))
+		}
+		if v.Type().Elem().Kind() == reflect.String {
+			item := limits{max: cmp.Or(l.itemMax, defaultMaxLen)}
+			for i := range v.Len() {
+				if err := item.check(v.Index(i), path); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // decodeBody decodes with a fresh decoder.
@@ -132,19 +192,24 @@ func (d *decoder) object(raw json.RawMessage, v reflect.Value, path string) erro
 		if !ok {
 			return apiErr(control.Invalid, "unknown_field", name, fmt.Sprintf("unknown field %q", name))
 		}
-		if err := d.value(val, v.FieldByIndex(idx), name); err != nil {
+		fv := v.FieldByIndex(idx.index)
+		if err := d.value(val, fv, name); err != nil {
+			return err
+		}
+		if err := idx.check(fv, name); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// jsonFields maps the JSON names of t's exported fields to their index.
-func (d *decoder) jsonFields(t reflect.Type) map[string][]int {
+// jsonFields maps the JSON names of t's exported fields to their index and
+// limits.
+func (d *decoder) jsonFields(t reflect.Type) map[string]fieldInfo {
 	if m, ok := d.fields.Load(t); ok {
-		return m.(map[string][]int)
+		return m.(map[string]fieldInfo)
 	}
-	out := make(map[string][]int, t.NumField())
+	out := make(map[string]fieldInfo, t.NumField())
 	for _, f := range reflect.VisibleFields(t) {
 		if !f.IsExported() || f.Anonymous {
 			continue
@@ -156,7 +221,7 @@ func (d *decoder) jsonFields(t reflect.Type) map[string][]int {
 		if name == "" {
 			name = f.Name
 		}
-		out[name] = f.Index
+		out[name] = fieldInfo{index: f.Index, limits: limitsOf(f)}
 	}
 	d.fields.Store(t, out)
 	return out
@@ -174,6 +239,9 @@ func checkValue(v reflect.Value, path string) error {
 		if !validZone(v.String()) {
 			return apiErr(control.Invalid, "unknown_time_zone", path, fmt.Sprintf("%s: unknown IANA time zone %q", path, v.String()))
 		}
+	case v.Type() == timeType && !control.SaneInstant(v.Interface().(time.Time)):
+		return apiErr(control.Invalid, "invalid_time", path, fmt.Sprintf("%s: the time must be between %d and %d",
+			path, control.MinInstant.Year(), control.MaxInstant.Year()-1))
 	case v.Kind() == reflect.Pointer && !v.IsNil():
 		return checkValue(v.Elem(), path)
 	}

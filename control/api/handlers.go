@@ -18,12 +18,12 @@ const (
 
 type ruleReq struct {
 	Weekday     time.Weekday        `json:"weekday"` // 0 = Sunday
-	StartTime   string              `json:"start_time"`
-	EndTime     string              `json:"end_time"`
+	StartTime   string              `json:"start_time" max:"5"`
+	EndTime     string              `json:"end_time" max:"5"`
 	SlotMinutes int                 `json:"slot_minutes"`
 	PriceCents  int64               `json:"price_cents"`
-	Media       []control.MediaKind `json:"media"`
-	TimeZone    string              `json:"time_zone,omitempty"` // the expert's zone when empty
+	Media       []control.MediaKind `json:"media" max:"3" itemmax:"10"`
+	TimeZone    string              `json:"time_zone,omitempty" max:"64"` // the expert's zone when empty
 }
 
 func (s *server) myProfile(r *request) (any, error) {
@@ -102,8 +102,8 @@ func (s *server) payouts(r *request) (any, error) {
 // ---- appointments (APT-2..7)
 
 type bookReq struct {
-	SlotID string            `json:"slot_id"`
-	Media  control.MediaKind `json:"media,omitempty"` // the slot's first type when empty
+	SlotID string            `json:"slot_id" max:"100"`
+	Media  control.MediaKind `json:"media,omitempty" max:"10"` // the slot's first type when empty
 }
 
 func (s *server) book(r *request) (any, error) {
@@ -188,8 +188,8 @@ func (s *server) presence(r *request) (any, error) {
 }
 
 type presenceReq struct {
-	Room   string    `json:"room"`
-	User   string    `json:"user"`
+	Room   string    `json:"room" max:"100"`
+	User   string    `json:"user" max:"100"`
 	Joined bool      `json:"joined"` // false: left
 	At     time.Time `json:"at,omitzero"`
 }
@@ -211,19 +211,19 @@ func (s *server) reportPresence(r *request) (any, error) {
 // ---- claims (CLM-1..6)
 
 type claimReq struct {
-	BookingID string `json:"booking_id"`
-	Reason    string `json:"reason"`
+	BookingID string `json:"booking_id" max:"100"`
+	Reason    string `json:"reason" max:"5000"`
 }
 
 type respondReq struct {
-	Kind        control.ResponseKind `json:"kind"`
+	Kind        control.ResponseKind `json:"kind" max:"20"`
 	AmountCents int64                `json:"amount_cents,omitempty"` // partial_refund only
-	Message     string               `json:"message,omitempty"`
+	Message     string               `json:"message,omitempty" max:"5000"`
 }
 
 type decideReq struct {
 	RefundCents int64  `json:"refund_cents"`
-	Message     string `json:"message,omitempty"`
+	Message     string `json:"message,omitempty" max:"5000"`
 }
 
 func (s *server) openClaim(r *request) (any, error) {
@@ -324,8 +324,8 @@ func (s *server) downloadBackup(r *request) (any, error) {
 // ---- simulation clock
 
 type simClockReq struct {
-	Advance string     `json:"advance,omitempty"` // Go duration, e.g. "90m"
-	Set     *time.Time `json:"set,omitempty"`     // RFC 3339
+	Advance string     `json:"advance,omitempty" max:"32"` // Go duration, e.g. "90m"
+	Set     *time.Time `json:"set,omitempty"`              // RFC 3339
 }
 
 type simClockView struct {

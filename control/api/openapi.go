@@ -80,7 +80,7 @@ func (b *schemaBuilder) ref(t reflect.Type) schema {
 			if jname == "" {
 				jname = f.Name
 			}
-			props[jname] = b.of(f.Type)
+			props[jname] = withLimits(b.of(f.Type), limitsOf(f))
 			if !strings.Contains(opts, "omitempty") && !strings.Contains(opts, "omitzero") {
 				required = append(required, jname)
 			}
@@ -93,6 +93,27 @@ func (b *schemaBuilder) ref(t reflect.Type) schema {
 		b.named[name] = s
 	}
 	return schema{"$ref": "#/components/schemas/" + name}
+}
+
+// withLimits publishes a field's limits (see limits) in its schema.
+func withLimits(s schema, l limits) schema {
+	if l.max == 0 && l.itemMax == 0 {
+		return s
+	}
+	inner := s
+	if all, ok := s["allOf"].([]any); ok { // a pointer: the limits belong to the value
+		inner = all[0].(schema)
+	}
+	switch inner["type"] {
+	case "string":
+		inner["maxLength"] = l.max
+	case "array":
+		inner["maxItems"] = l.max
+		if items, ok := inner["items"].(schema); ok && l.itemMax > 0 && items["type"] == "string" {
+			items["maxLength"] = l.itemMax
+		}
+	}
+	return s
 }
 
 // openAPIPath turns /bookings/:id into /bookings/{id}.

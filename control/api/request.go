@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"crypto/subtle"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -40,6 +41,10 @@ func (r *request) span(defFrom time.Time, def time.Duration) (time.Time, time.Ti
 			continue
 		}
 		t, err := time.Parse(time.RFC3339, v)
+		if err == nil && !control.SaneInstant(t) {
+			return from, to, apiErr(control.Invalid, "invalid_time", q.name, fmt.Sprintf("%s: the time must be between %d and %d",
+				q.name, control.MinInstant.Year(), control.MaxInstant.Year()-1))
+		}
 		if err != nil {
 			return from, to, apiErr(control.Invalid, "invalid_time", q.name, q.name+": expected an RFC 3339 time such as 2026-01-02T15:04:05Z")
 		}

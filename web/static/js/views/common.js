@@ -1,6 +1,6 @@
 // Pieces shared by several screens.
 import { api } from '../api.js';
-import { t, fmtMoney, fmtDateTime } from '../i18n.js';
+import { t, fmtMoney, fmtDateTime, locale } from '../i18n.js';
 import { h } from '../dom.js';
 
 // Defaults of RULES.md, used only until the server's settings arrive.
@@ -29,6 +29,14 @@ export function hours(d) { return d > 1e6 ? Math.round(d / 3600e9) : d; }
 export function minutes(d) { return d > 1e6 ? Math.round(d / 60e9) : d; }
 
 export function mediaLabel(m) { return t(`media.${m}`); }
+
+// languageName names a BCP 47 tag in the viewer's language (« anglais »),
+// keeping the tag itself when the browser does not know it.
+export function languageName(tag) {
+  try {
+    return new Intl.DisplayNames([locale()], { type: 'language' }).of(tag) || tag;
+  } catch { return tag; }
+}
 
 export function list(items, render, emptyText) {
   if (!items || items.length === 0) return h('p', { class: 'empty' }, emptyText);

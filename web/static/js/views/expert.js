@@ -4,7 +4,7 @@
 import { api } from '../api.js';
 import { t, fmtDate, fmtTime, fmtDateTime, fmtMinutes, weekdayName, parseMoney, centsToInput, timeZone } from '../i18n.js';
 import { flash, h, field, input, select, formError, clearErrors, showError, busy, announce, idemKey, section } from '../dom.js';
-import { settings, mediaLabel, money, when, dl, statusBadge, loadError, list } from './common.js';
+import { settings, mediaLabel, money, when, dl, statusBadge, loadError, list, languageName } from './common.js';
 import { shareLink } from './public.js';
 import { now } from '../clock.js';
 
@@ -14,6 +14,17 @@ function mediaBoxes(prefix) {
   return h('fieldset', { class: 'choices', 'data-fields': 'media' }, h('legend', {}, t('avail.media')),
     MEDIA.map((m) => h('label', {}, h('input', { type: 'checkbox', name: 'media', value: m, checked: m === 'video', id: `${prefix}-${m}` }), ' ', mediaLabel(m))),
     h('p', { class: 'error', id: `${prefix}-media-err`, hidden: true, 'data-error-for': 'media' }));
+}
+
+// SPOKEN are the languages offered in the profile editor, as BCP 47 tags;
+// a tag already on the profile but not listed here stays offered.
+const SPOKEN = ['fr', 'en', 'es', 'de', 'it', 'pt', 'nl', 'ar', 'zh', 'ja', 'ru', 'pl', 'ro', 'tr', 'uk', 'el', 'sv', 'he', 'hi', 'ko'];
+
+function languageBoxes(chosen) {
+  const tags = [...SPOKEN, ...chosen.filter((l) => !SPOKEN.includes(l))];
+  return h('fieldset', { class: 'choices', 'data-fields': 'languages' }, h('legend', {}, t('prof.languages')),
+    tags.map((l) => h('label', {}, h('input', { type: 'checkbox', name: 'languages', value: l, checked: chosen.includes(l), id: `lang-${l}` }), ' ', languageName(l))),
+    h('p', { class: 'error', id: 'languages-err', hidden: true, 'data-error-for': 'languages' }));
 }
 
 function checkedMedia(form) {
@@ -232,9 +243,9 @@ export async function earnings(app) {
       try { await api.updateProfile({ billing }); flash(t('billing.saved')); app.go('/expert/earnings'); } catch (err) { showError(form, err); }
     });
   } }, formError(),
-  field(t('billing.holder'), input('holder_name', { type: 'text', autocomplete: 'name', value: b.holder_name || '' })),
+  field(t('billing.holder'), input('holder_name', { type: 'text', autocomplete: 'name', value: b.holder_name || '', maxlength: 70 })),
   field(t('billing.iban'), input('iban', { type: 'text', autocomplete: 'off', value: b.iban || '', spellcheck: 'false' })),
-  field(t('billing.country'), input('country', { type: 'text', maxlength: 2, value: b.country || '', autocomplete: 'country' })),
+  field(t('billing.country'), input('country', { type: 'text', maxlength: 2, value: b.country || '', autocomplete: 'country' }), t('billing.country.hint')),
   h('button', { type: 'submit' }, t('billing.submit')));
   return h('div', { class: 'earnings' },
     h('h1', {}, t('earn.title')),
@@ -258,14 +269,14 @@ export async function profile(app) {
     clearErrors(form);
     const el = form.elements;
     const up = { headline: el.headline.value.trim(), bio: el.bio.value.trim(), time_zone: el.time_zone.value.trim(), slug: el.slug.value.trim(),
-      languages: el.languages.value.split(',').map((x) => x.trim()).filter(Boolean) };
+      languages: [...form.querySelectorAll('input[name=languages]:checked')].map((x) => x.value) };
     await busy(form, async () => {
       try { await api.updateProfile(up); flash(t('prof.saved')); app.go('/expert/profile'); } catch (err) { showError(form, err); }
     });
   } }, formError(),
   field(t('prof.headline'), input('headline', { type: 'text', value: p.headline || '', maxlength: 200 })),
-  field(t('prof.bio'), h('textarea', { name: 'bio', rows: 5, maxlength: 5000 }, p.bio || '')),
-  field(t('prof.languages'), input('languages', { type: 'text', value: (p.languages || []).join(', ') }), t('prof.languages.hint')),
+  field(t('prof.bio'), h('textarea', { name: 'bio', rows: 5, maxlength: 10000 }, p.bio || '')),
+  languageBoxes(p.languages || []),
   field(t('prof.tz'), input('time_zone', { type: 'text', value: p.time_zone || timeZone() }), t('avail.tz.hint')),
   field(t('prof.slug'), input('slug', { type: 'text', value: p.slug || '', pattern: '[a-z0-9-]+' }), t('prof.slug.hint')),
   h('button', { type: 'submit' }, t('prof.submit')));

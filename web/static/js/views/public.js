@@ -3,7 +3,7 @@
 import { api } from '../api.js';
 import { t, lang, timeZone, fmtDate, fmtTime, fmtMinutes } from '../i18n.js';
 import { flash, h, field, input, select, formError, clearErrors, showError, busy, announce, section } from '../dom.js';
-import { settings, hours, minutes, mediaLabel, money, when, loadError } from './common.js';
+import { settings, hours, minutes, mediaLabel, languageName, money, when, loadError } from './common.js';
 
 export async function home(app) {
   const find = h('form', { class: 'inline', onsubmit: (e) => {
@@ -175,7 +175,7 @@ export async function profile(app, { slug }) {
     h('header', { class: 'profile-head' },
       h('h1', {}, p.name),
       p.headline ? h('p', { class: 'lead' }, p.headline) : null,
-      h('p', { class: 'meta' }, (p.languages || []).length ? t('profile.languages', { langs: p.languages.join(', ') }) : null,
+      h('p', { class: 'meta' }, (p.languages || []).length ? t('profile.languages', { langs: p.languages.map(languageName).join(', ') }) : null,
         ' ', p.time_zone ? t('profile.timezone', { tz: p.time_zone }) : null),
       h('div', { class: 'share' }, h('label', { for: 'share-link' }, t('profile.link')),
         h('input', { id: 'share-link', type: 'text', readonly: true, value: link }), copy)),
