@@ -164,7 +164,7 @@ func TestFields_InstantsAreSane(t *testing.T) {
 	slot := func(start string) *resp {
 		return ex.post("/me/slots", `{"start":"`+start+`","minutes":60,"price_cents":3000,"media":["video"]}`)
 	}
-	slot(t0.Add(2*365*24*time.Hour + time.Hour).Format(time.RFC3339)).wantErr(http.StatusUnprocessableEntity, "too_far_ahead", "start")
+	slot(t0.Add(2*365*24*time.Hour+time.Hour).Format(time.RFC3339)).wantErr(http.StatusUnprocessableEntity, "too_far_ahead", "start")
 	slot("9999-12-31T23:00:00Z").wantErr(http.StatusBadRequest, "invalid_time", "start")
 	slot("1970-01-01T00:00:00Z").wantErr(http.StatusBadRequest, "invalid_time", "start")
 	slot(t0.Add(700 * 24 * time.Hour).Format(time.RFC3339)).want(http.StatusCreated)
@@ -172,7 +172,7 @@ func TestFields_InstantsAreSane(t *testing.T) {
 		"price_cents": 3000, "min_participants": 1, "max_participants": 5}).wantErr(http.StatusBadRequest, "invalid_time", "start")
 	ex.post("/events", map[string]any{"title": "Far", "description": "", "start": t0.AddDate(3, 0, 0), "minutes": 60,
 		"price_cents": 3000, "min_participants": 1, "max_participants": 5}).wantErr(http.StatusUnprocessableEntity, "too_far_ahead", "start")
-	e.anon().get("/experts/" + ex.id + "/slots?from=9999-01-01T00:00:00Z").wantErr(http.StatusBadRequest, "invalid_time", "from")
+	e.anon().get("/experts/"+ex.id+"/slots?from=9999-01-01T00:00:00Z").wantErr(http.StatusBadRequest, "invalid_time", "from")
 
 	op.post("/sim/clock", map[string]any{"set": "9999-12-31T00:00:00Z"}).wantErr(http.StatusBadRequest, "invalid_time", "set")
 	op.post("/sim/clock", map[string]any{"advance": "2562047h"}).wantErr(http.StatusBadRequest, "invalid_time", "advance")
