@@ -175,7 +175,7 @@ func (s *Service) pay(ctx context.Context, held heldBooking) (Booking, error) {
 	if err != nil {
 		if ErrorKind(err) == Internal {
 			// Unknown outcome: keep the hold, RunDue retries with the same key.
-			return b, Errorf(Internal, "payment_unavailable", "the payment could not be completed, try again")
+			return b, Errorf(Unavailable, "payment_unavailable", "the payment could not be completed, try again")
 		}
 		if ferr := s.failHold(b.ID); ferr != nil {
 			return b, ferr

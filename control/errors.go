@@ -18,8 +18,21 @@ const (
 	Conflict     Kind = "conflict"     // 409: state changed under the caller (slot taken, duplicate)
 	Rule         Kind = "rule"         // 422: a product rule refused the request
 	RateLimited  Kind = "rate_limited" // 429
+	Unavailable  Kind = "unavailable"  // 503: a dependency is down for now; the client may retry
 	Internal     Kind = "internal"     // 500: a bug or a failed dependency
 )
+
+// ErrStorageUnavailable marks a store write that failed for a reason of the
+// machine, not of the request: a full disk, a read-only file system, an I/O
+// error. Stores wrap such failures with it; the service answers them as
+// Unavailable "storage_unavailable" so clients retry later, and the detail
+// (paths, errno) stays in the logs.
+var ErrStorageUnavailable = errors.New("storage unavailable")
+
+// StorageUnavailable is the client-facing error for ErrStorageUnavailable.
+func StorageUnavailable() *Error {
+	return &Error{Kind: Unavailable, Code: "storage_unavailable", Message: "storage is temporarily unavailable, try again later"}
+}
 
 // Error is the single error type of the domain. Code is a specific snake_case
 // identifier (slot_taken, price_below_minimum, ...) stable across releases;

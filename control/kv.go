@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -71,13 +72,29 @@ type readTx struct {
 
 func (r readTx) users() *userMemo { return r.memo }
 
+// internal classifies a store failure; the error's text is for the logs
+// only (the HTTP edge never shows an Internal message).
 func internal(err error) error {
 	var de *Error
 	if errors.As(err, &de) {
 		return err
 	}
+	if errors.Is(err, ErrStorageUnavailable) || errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EROFS) ||
+		errors.Is(err, syscall.EDQUOT) || errors.Is(err, syscall.EIO) {
+		return &storeFailure{e: StorageUnavailable(), cause: err}
+	}
 	return &Error{Kind: Internal, Code: "internal", Message: err.Error()}
 }
+
+// storeFailure is the client-facing error of a store failure that keeps the
+// cause for the logs.
+type storeFailure struct {
+	e     *Error
+	cause error
+}
+
+func (f *storeFailure) Unwrap() []error { return []error{f.e, f.cause} }
+func (f *storeFailure) Error() string   { return f.e.Error() + ": " + f.cause.Error() }
 
 // getJSON loads key into v; it reports whether the key exists.
 func getJSON(tx Tx, bucket, key string, v any) (bool, error) {

@@ -156,6 +156,7 @@ func (s *server) engine() *gin.Engine {
 // observe records request metrics with low-cardinality labels.
 func (s *server) observe(c *gin.Context) {
 	start := time.Now()
+	newRequestID(c)
 	c.Header("X-Content-Type-Options", "nosniff")
 	c.Next()
 	route := c.FullPath()

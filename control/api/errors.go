@@ -1,9 +1,11 @@
 package api
 
 import (
-	"errors"
+	"crypto/rand"
+	"encoding/hex"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"atlas11/control"
 
@@ -16,8 +18,12 @@ const (
 	kindTooLarge         control.Kind = "too_large"
 	kindUnsupportedMedia control.Kind = "unsupported_media_type"
 	kindMethodNotAllowed control.Kind = "method_not_allowed"
-	kindUnavailable      control.Kind = "unavailable"
+	kindUnavailable                   = control.Unavailable
 )
+
+// unavailableRetry is what a 503 asks the client to wait unless its
+// handler said otherwise.
+const unavailableRetry = 10 * time.Second
 
 // statusOf is THE table mapping an error kind to its HTTP status (a switch
 // rather than a map so the package holds no mutable state). Nothing else in
@@ -56,11 +62,13 @@ type ErrorBody struct {
 	Error ErrorDetail `json:"error"`
 }
 
-// ErrorDetail is the content of ErrorBody.
+// ErrorDetail is the content of ErrorBody. RequestID is set on 5xx answers:
+// the server's log line for the failure carries the same ID.
 type ErrorDetail struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	Field   string `json:"field,omitempty"`
+	Code      string `json:"code"`
+	Message   string `json:"message"`
+	Field     string `json:"field,omitempty"`
+	RequestID string `json:"request_id,omitempty"`
 }
 
 // apiErr builds an error of the edge; domain errors pass through unchanged.
@@ -73,8 +81,10 @@ func statusFor(err error) int {
 	return statusOf(control.ErrorKind(err))
 }
 
-// writeError answers with the error shape. Internal errors are logged with
-// their detail and answered with a generic message.
+// writeError answers with the error shape. A 5xx is logged with its detail
+// and the request ID; a 500 tells the client nothing but that ID, since its
+// message may hold paths or a dependency's words. A 503 keeps its code and
+// message, written for users, and asks the client to retry later.
 func writeError(c *gin.Context, log *slog.Logger, err error) {
 	st := statusFor(err)
 	body := ErrorBody{Error: ErrorDetail{
@@ -82,13 +92,43 @@ func writeError(c *gin.Context, log *slog.Logger, err error) {
 		Message: control.ErrorMessage(err),
 		Field:   control.ErrorField(err),
 	}}
-	var ce *control.Error
 	if st >= 500 {
-		log.Error("request failed", "route", c.FullPath(), "method", c.Request.Method, "err", err)
-		if !errors.As(err, &ce) {
+		id := requestID(c)
+		log.Error("request failed", "request_id", id, "route", c.FullPath(), "method", c.Request.Method,
+			"status", st, "err", err)
+		body.Error.RequestID = id
+		body.Error.Field = ""
+		if st == http.StatusServiceUnavailable {
+			if c.Writer.Header().Get("Retry-After") == "" {
+				retryAfter(c, unavailableRetry)
+			}
+		} else {
 			body.Error.Code, body.Error.Message = "internal", "internal error"
 		}
 	}
 	c.Header("Cache-Control", "no-store")
 	c.AbortWithStatusJSON(st, body)
+}
+
+// requestIDKey holds the request's ID in the gin context.
+const requestIDKey = "atlas11.request_id"
+
+// requestID returns the ID observe gave the request.
+func requestID(c *gin.Context) string {
+	if id := c.GetString(requestIDKey); id != "" {
+		return id
+	}
+	return newRequestID(c)
+}
+
+// newRequestID names the request for the client (X-Request-ID) and the
+// logs. It is generated here, never taken from the client, so a log line
+// cannot be forged into another request's.
+func newRequestID(c *gin.Context) string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	id := hex.EncodeToString(b[:])
+	c.Set(requestIDKey, id)
+	c.Header("X-Request-ID", id)
+	return id
 }

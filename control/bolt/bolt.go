@@ -310,6 +310,9 @@ func (d *DB) run(group []*call) {
 		})
 		d.commits.Add(1)
 		if failed < 0 {
+			if err != nil {
+				err = storageErr(err)
+			}
 			d.writes.Add(uint64(len(group)))
 			for _, c := range group {
 				c.err <- err
@@ -323,9 +326,20 @@ func (d *DB) run(group []*call) {
 		bad := group[failed]
 		d.commits.Add(1)
 		d.writes.Add(1)
-		bad.err <- d.db.Update(func(tx *bbolt.Tx) error { return safeCall(bad.fn, tx) })
+		var fnErr error
+		err = d.db.Update(func(tx *bbolt.Tx) error { fnErr = safeCall(bad.fn, tx); return fnErr })
+		if err != nil && err != fnErr {
+			err = storageErr(err)
+		}
+		bad.err <- err
 		group = append(group[:failed:failed], group[failed+1:]...)
 	}
+}
+
+// storageErr marks a failure of bbolt itself (begin, write, fsync, grow),
+// not of a transaction function: the machine's storage refused the commit.
+func storageErr(err error) error {
+	return fmt.Errorf("%w: %w", control.ErrStorageUnavailable, err)
 }
 
 func safeCall(fn func(control.Tx) error, tx *bbolt.Tx) (err error) {
