@@ -23,6 +23,11 @@ type Config struct {
 	// TLS. Empty disables TLS.
 	CertFile string
 	KeyFile  string
+	// GetCertificate, when set, supplies the certificate at each TLS
+	// handshake instead of cert_file (the binary passes its HTTPS source):
+	// a renewed certificate is served to new connections while existing
+	// ones, and their allocations, carry on.
+	GetCertificate func(*tls.ClientHelloInfo) (*tls.Certificate, error)
 	// turn.realm: long-term credential realm.
 	Realm string
 	// turn.relay_address: public IPv4 address advertised for relayed
@@ -104,7 +109,9 @@ func DefaultConfig() Config {
 }
 
 // TLSEnabled reports whether TURN over TLS is configured.
-func (c Config) TLSEnabled() bool { return c.CertFile != "" || c.KeyFile != "" }
+func (c Config) TLSEnabled() bool {
+	return c.CertFile != "" || c.KeyFile != "" || c.GetCertificate != nil
+}
 
 // Validate checks the configuration; each error names its config key.
 func (c Config) Validate() error {
@@ -128,6 +135,7 @@ func (c Config) Validate() error {
 			bad("tls_port", "%d is already turn.port", c.TLSPort)
 		}
 		switch {
+		case c.GetCertificate != nil && c.CertFile == "" && c.KeyFile == "":
 		case c.CertFile == "":
 			bad("cert_file", "must be set when turn.key_file is")
 		case c.KeyFile == "":

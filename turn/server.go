@@ -140,12 +140,15 @@ func (s *Server) listen() error {
 	if !s.cfg.TLSEnabled() {
 		return nil
 	}
-	cert, err := tls.LoadX509KeyPair(s.cfg.CertFile, s.cfg.KeyFile)
-	if err != nil {
-		return fmt.Errorf("turn.cert_file: %w", err)
+	tc := &tls.Config{GetCertificate: s.cfg.GetCertificate, MinVersion: tls.VersionTLS12}
+	if tc.GetCertificate == nil {
+		cert, err := tls.LoadX509KeyPair(s.cfg.CertFile, s.cfg.KeyFile)
+		if err != nil {
+			return fmt.Errorf("turn.cert_file: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
 	}
-	tl, err := tls.Listen("tcp4", net.JoinHostPort(host, strconv.Itoa(s.cfg.TLSPort)),
-		&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	tl, err := tls.Listen("tcp4", net.JoinHostPort(host, strconv.Itoa(s.cfg.TLSPort)), tc)
 	if err != nil {
 		return fmt.Errorf("turn.tls_port: cannot listen on TLS %s:%d: %w", host, s.cfg.TLSPort, err)
 	}

@@ -27,6 +27,7 @@ type Config struct {
 	Rules   control.Settings `yaml:"rules"`
 	SFU     SFUConfig        `yaml:"sfu"`
 	TURN    TURNConfig       `yaml:"turn"`
+	TLS     TLSSettings      `yaml:"tls"`
 }
 
 // HTTPConfig is the main listener: API, signaling WebSocket, web app, metrics.
@@ -59,6 +60,7 @@ func DefaultConfig() Config {
 		Rules:   control.DefaultSettings(),
 		SFU:     defaultSFUConfig(),
 		TURN:    defaultTURNConfig(),
+		TLS:     defaultTLSSettings(),
 	}
 }
 
@@ -149,6 +151,9 @@ func (c *Config) Validate() error {
 	}
 	if s := c.Secrets.Internal; s != "" && len(s) < 32 {
 		return errors.New("config: secrets.internal must be at least 32 characters")
+	}
+	if err := c.validateTLS(); err != nil {
+		return err
 	}
 	if err := c.validateMedia(); err != nil {
 		return err

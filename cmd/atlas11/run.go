@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -165,6 +164,7 @@ type platform struct {
 	reg     *prometheus.Registry
 	media   *sfu.Server
 	relay   *turn.Server // nil when turn.enabled is false
+	certs   *certSources
 	handler http.Handler
 	closers []func() error
 }
@@ -236,10 +236,24 @@ func newPlatform(cfg Config, stderr io.Writer, media bool) (*platform, error) {
 		return nil, err
 	}
 	p.closers = append(p.closers, p.media.Close)
+	if p.certs, err = newCertSources(cfg, p.log); err != nil {
+		p.close()
+		return nil, err
+	}
+	if p.certs.acme != nil {
+		p.closers = append(p.closers, p.certs.acme.Close)
+	}
 	if cfg.TURN.Enabled {
+		tc := cfg.TURN.toTURN(secrets.TURN, cfg.SFU.mediaIPs())
+		if p.certs.turn != nil {
+			tc.GetCertificate = p.certs.turn.GetCertificate
+			if tc.PublicHost == "" && len(cfg.TLS.Domains) > 0 {
+				tc.PublicHost = cfg.TLS.Domains[0] // turns: URLs must match the certificate
+			}
+		}
 		// TURN credentials follow the wall clock: browsers and the relay's own
 		// allocation timers live in real time, even in a simulation.
-		p.relay, err = turn.New(cfg.TURN.toTURN(secrets.TURN, cfg.SFU.mediaIPs()), turn.Deps{
+		p.relay, err = turn.New(tc, turn.Deps{
 			Logger:     p.log,
 			Registerer: p.reg,
 			Now:        time.Now,
@@ -260,7 +274,7 @@ func newPlatform(cfg Config, stderr io.Writer, media bool) (*platform, error) {
 		Backup:         db.Backup,
 		InternalSecret: secrets.Internal,
 		SupportEmail:   cfg.Rules.SupportEmail,
-		SecureCookies:  cfg.HTTP.SecureCookies,
+		SecureCookies:  cfg.HTTP.SecureCookies || cfg.TLS.On(),
 	})
 	if err != nil {
 		p.close()
@@ -318,16 +332,16 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	}
 	defer p.close()
 
-	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
-	if err != nil {
-		return fmt.Errorf("http: listen %s: %w", cfg.HTTP.Addr, err)
-	}
 	srv := &http.Server{
 		Handler:           p.handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(p.log.Handler(), slog.LevelWarn),
 	}
-	fmt.Fprintf(stdout, "http: listening on http://%s\n", ln.Addr())
+	ln, scheme, err := p.listenMain(srv, stdout)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "http: listening on %s://%s\n", scheme, ln.Addr())
 	p.log.Info("atlas11 started", "addr", ln.Addr().String(), "data", cfg.DataDir, "clock", cfg.Clock)
 
 	bgCtx, stopBG := context.WithCancel(context.Background())

@@ -23,11 +23,18 @@ func startServer(t *testing.T, args ...string) string {
 // startServerIn is startServer on a given data directory.
 func startServerIn(t *testing.T, dataDir string, args ...string) string {
 	t.Helper()
+	return startServerWith(t, dataDir, testConfig, nil, args...)
+}
+
+// startServerWith is startServerIn with a config file of the given text;
+// every stdout line before the listening one is passed to seen, if set.
+func startServerWith(t *testing.T, dataDir, config string, seen func(string), args ...string) string {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	cfg := filepath.Join(t.TempDir(), "test.yaml")
-	if err := os.WriteFile(cfg, []byte(testConfig), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	all := append([]string{"serve", "--addr", "127.0.0.1:0", "--data", dataDir, "--config", cfg}, args...)
@@ -42,6 +49,9 @@ func startServerIn(t *testing.T, dataDir string, args ...string) string {
 		if u, ok := strings.CutPrefix(lines.Text(), "http: listening on "); ok {
 			base = u
 			break
+		}
+		if seen != nil {
+			seen(lines.Text())
 		}
 	}
 	if base == "" {
