@@ -139,6 +139,7 @@ func pathParams(p string) []string {
 
 func buildOpenAPI(rs []route) ([]byte, error) {
 	b := &schemaBuilder{named: map[string]schema{}, seen: map[reflect.Type]string{}}
+	examples := requestExamples()
 	errRef := b.ref(reflect.TypeFor[ErrorBody]())
 	paths := map[string]map[string]any{}
 	for _, rt := range rs {
@@ -171,8 +172,11 @@ func buildOpenAPI(rs []route) ([]byte, error) {
 			}
 		}
 		if rt.Body != nil {
-			op["requestBody"] = schema{"required": true, "content": schema{
-				"application/json": schema{"schema": b.of(reflect.TypeOf(rt.Body))}}}
+			media := schema{"schema": b.of(reflect.TypeOf(rt.Body))}
+			if ex, ok := examples[rt.ID]; ok {
+				media["example"] = ex
+			}
+			op["requestBody"] = schema{"required": true, "content": schema{"application/json": media}}
 		}
 		ok := schema{"description": http.StatusText(rt.Status)}
 		switch rt.Resp.(type) {
