@@ -35,6 +35,13 @@ type HTTPConfig struct {
 	Addr            string        `yaml:"addr"`
 	SecureCookies   bool          `yaml:"secure_cookies"`
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// ReadTimeout bounds reading a whole request, body included;
+	// WriteTimeout writing its answer (for the backup download: each write);
+	// IdleTimeout a keep-alive connection waiting for its next request.
+	ReadTimeout   time.Duration `yaml:"read_timeout"`
+	WriteTimeout  time.Duration `yaml:"write_timeout"`
+	IdleTimeout   time.Duration `yaml:"idle_timeout"`
+	MaxConnsPerIP int           `yaml:"max_conns_per_ip"` // open connections per client address; 0: no cap
 }
 
 // LogConfig selects the log level and format.
@@ -53,7 +60,9 @@ type SecretsConfig struct {
 // DefaultConfig is the embedded default: everything on loopback, data under ./data.
 func DefaultConfig() Config {
 	return Config{
-		HTTP:    HTTPConfig{Addr: "127.0.0.1:8080", ShutdownTimeout: 10 * time.Second},
+		HTTP: HTTPConfig{Addr: "127.0.0.1:8080", ShutdownTimeout: 10 * time.Second,
+			ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second,
+			MaxConnsPerIP: 64},
 		DataDir: "./data",
 		Clock:   "system",
 		Log:     LogConfig{Level: "info", Format: "text"},
@@ -125,8 +134,17 @@ func (c *Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.HTTP.Addr); err != nil {
 		return fmt.Errorf("config: http.addr %q: %w", c.HTTP.Addr, err)
 	}
-	if c.HTTP.ShutdownTimeout <= 0 {
-		return errors.New("config: http.shutdown_timeout must be positive")
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{{"shutdown_timeout", c.HTTP.ShutdownTimeout}, {"read_timeout", c.HTTP.ReadTimeout},
+		{"write_timeout", c.HTTP.WriteTimeout}, {"idle_timeout", c.HTTP.IdleTimeout}} {
+		if d.v <= 0 {
+			return fmt.Errorf("config: http.%s must be positive", d.key)
+		}
+	}
+	if c.HTTP.MaxConnsPerIP < 0 {
+		return errors.New("config: http.max_conns_per_ip must be 0 (no cap) or more")
 	}
 	if c.DataDir == "" {
 		return errors.New("config: data_dir must not be empty")

@@ -282,8 +282,9 @@ func newPlatform(cfg Config, stderr io.Writer, media bool) (*platform, error) {
 	}
 
 	mux := http.NewServeMux()
-	mux.Handle(api.SignalingPath, p.media.Handler())
+	mux.Handle(api.SignalingPath, clearDeadlines(p.media.Handler()))
 	mux.Handle(api.Prefix+"/", apiHandler)
+	mux.Handle(api.Prefix+"/operator/backup", needProgress(apiHandler, cfg.HTTP.WriteTimeout))
 	mux.Handle("/metrics", promhttp.HandlerFor(p.reg, promhttp.HandlerOpts{Registry: p.reg}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -330,13 +331,14 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer p.close()
+	closed := false // the shutdown closes p within its deadline
+	defer func() {
+		if !closed {
+			p.close()
+		}
+	}()
 
-	srv := &http.Server{
-		Handler:           p.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(p.log.Handler(), slog.LevelWarn),
-	}
+	srv := newHTTPServer(cfg.HTTP, p.handler, p.log)
 	ln, scheme, err := p.listenMain(srv, stdout)
 	if err != nil {
 		return err
@@ -359,13 +361,6 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	case <-ctx.Done():
 	}
 	p.log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout)
-	defer cancel()
-	err = srv.Shutdown(sctx)
-	stopBG()
-	<-bgDone
-	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("http: shutdown: %w", err)
-	}
-	return nil
+	closed = true
+	return shutdown(srv, func() { stopBG(); <-bgDone; p.close() }, cfg.HTTP.ShutdownTimeout, p.log)
 }
