@@ -27,8 +27,9 @@ func ChromePath() string {
 
 // Chrome starts a browser for the test and returns the context of its first
 // tab. The browser is closed when the test ends. A missing browser fails the
-// test: CI installs it, so skipping would hide missing work.
-func Chrome(t testing.TB) context.Context {
+// test: CI installs it, so skipping would hide missing work. extra adds
+// flags (say, host-resolver rules for a test domain).
+func Chrome(t testing.TB, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	path := ChromePath()
 	if _, err := os.Stat(path); err != nil {
@@ -61,6 +62,7 @@ func Chrome(t testing.TB) context.Context {
 		// Media in a tab that is not in front must not be suspended either.
 		chromedp.Flag("disable-background-media-suspend", true),
 	}
+	opts = append(opts, extra...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
 	// Start the browser now so a broken install fails here, clearly.
