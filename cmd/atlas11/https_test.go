@@ -228,3 +228,26 @@ func TestHTTPS_NoHSTSOnPlainHTTP(t *testing.T) {
 		t.Fatalf("plain HTTP answered with HSTS %q", h)
 	}
 }
+
+// TURN's own pair (turn.cert_file, with HTTPS off, as behind a proxy) is
+// reloaded the same way: the next TURN-over-TLS handshake after the files
+// change gets the new certificate.
+func TestHTTPS_TURNCertFileReloadsWithoutRestart(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := writeTestCert(t, dir, "turn", 2001)
+	next, nextKey := writeTestCert(t, dir, "next", 2002)
+	turnTLS := freePort(t)
+	config := strings.Replace(testConfig, "  tls_port: 0\n", "  tls_port: "+port(turnTLS)+"\n  cert_file: "+certFile+"\n  key_file: "+keyFile+"\n", 1)
+	base := startServerWith(t, t.TempDir(), config, nil)
+	if !strings.HasPrefix(base, "http://") {
+		t.Fatalf("main listener %s: want plain HTTP with tls.mode off", base)
+	}
+	if got := servedSerial(t, turnTLS, ""); got != "2001" {
+		t.Fatalf("TURN over TLS serves serial %s, want 2001", got)
+	}
+	replaceFile(t, next, certFile)
+	replaceFile(t, nextKey, keyFile)
+	if got := servedSerial(t, turnTLS, ""); got != "2002" {
+		t.Fatalf("after replacing turn.cert_file TURN over TLS serves serial %s, want 2002", got)
+	}
+}
