@@ -37,6 +37,7 @@ func main() {
 // config is the run's shape; every count and duration is bounded by validate.
 type config struct {
 	url                 string
+	metricsURL          string
 	subscribers         int
 	late, lateCycles    int
 	capped              int
@@ -57,6 +58,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	var c config
 	var kbps string
 	fs.StringVar(&c.url, "url", "http://127.0.0.1:8080", "base URL of a running atlas11 (loopback)")
+	fs.StringVar(&c.metricsURL, "metrics-url", "http://127.0.0.1:9464/metrics", "the server's /metrics, on its admin listener (admin_addr)")
 	fs.IntVar(&c.subscribers, "subscribers", 49, "participants receiving the expert (1-49, the event cap)")
 	fs.IntVar(&c.late, "late", 4, "participants among -subscribers who join late, to measure first-frame time")
 	fs.IntVar(&c.lateCycles, "late-cycles", 3, "joins per late participant (each leaves and joins again)")
@@ -144,5 +146,5 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	return runLoad(ctx, cfg, adm, strings.TrimRight(cfg.url, "/")+"/metrics", stdout)
+	return runLoad(ctx, cfg, adm, cfg.metricsURL, stdout)
 }

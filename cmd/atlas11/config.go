@@ -19,15 +19,17 @@ import (
 // the YAML file (unknown keys rejected), then environment variables, then
 // flags; Validate names the first bad key.
 type Config struct {
-	HTTP    HTTPConfig       `yaml:"http"`
-	DataDir string           `yaml:"data_dir"`
-	Clock   string           `yaml:"clock"` // "system" or "sim"
-	Log     LogConfig        `yaml:"log"`
-	Secrets SecretsConfig    `yaml:"secrets"`
-	Rules   control.Settings `yaml:"rules"`
-	SFU     SFUConfig        `yaml:"sfu"`
-	TURN    TURNConfig       `yaml:"turn"`
-	TLS     TLSSettings      `yaml:"tls"`
+	HTTP HTTPConfig `yaml:"http"`
+	// AdminAddr serves /metrics and /debug/pprof; empty: no admin listener.
+	AdminAddr string           `yaml:"admin_addr"`
+	DataDir   string           `yaml:"data_dir"`
+	Clock     string           `yaml:"clock"` // "system" or "sim"
+	Log       LogConfig        `yaml:"log"`
+	Secrets   SecretsConfig    `yaml:"secrets"`
+	Rules     control.Settings `yaml:"rules"`
+	SFU       SFUConfig        `yaml:"sfu"`
+	TURN      TURNConfig       `yaml:"turn"`
+	TLS       TLSSettings      `yaml:"tls"`
 }
 
 // HTTPConfig is the main listener: API, signaling WebSocket, web app, metrics.
@@ -53,8 +55,8 @@ type LogConfig struct {
 // SecretsConfig holds shared secrets. Empty values are generated once and
 // kept in <data_dir>/secrets.json, so a fresh install needs no set-up.
 type SecretsConfig struct {
-	CallToken string `yaml:"call_token"`
-	Internal  string `yaml:"internal"`
+	CallToken string `yaml:"call_token" redact:"true"`
+	Internal  string `yaml:"internal" redact:"true"`
 }
 
 // DefaultConfig is the embedded default: everything on loopback, data under ./data.
@@ -63,13 +65,14 @@ func DefaultConfig() Config {
 		HTTP: HTTPConfig{Addr: "127.0.0.1:8080", ShutdownTimeout: 10 * time.Second,
 			ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second,
 			MaxConnsPerIP: 64},
-		DataDir: "./data",
-		Clock:   "system",
-		Log:     LogConfig{Level: "info", Format: "text"},
-		Rules:   control.DefaultSettings(),
-		SFU:     defaultSFUConfig(),
-		TURN:    defaultTURNConfig(),
-		TLS:     defaultTLSSettings(),
+		AdminAddr: defaultAdminAddr,
+		DataDir:   "./data",
+		Clock:     "system",
+		Log:       LogConfig{Level: "info", Format: "text"},
+		Rules:     control.DefaultSettings(),
+		SFU:       defaultSFUConfig(),
+		TURN:      defaultTURNConfig(),
+		TLS:       defaultTLSSettings(),
 	}
 }
 
@@ -105,6 +108,7 @@ var envKeys = []struct {
 	set  func(*Config, string) error
 }{
 	{"ATLAS11_HTTP_ADDR", func(c *Config, v string) error { c.HTTP.Addr = v; return nil }},
+	{"ATLAS11_ADMIN_ADDR", func(c *Config, v string) error { c.AdminAddr = v; return nil }},
 	{"ATLAS11_DATA_DIR", func(c *Config, v string) error { c.DataDir = v; return nil }},
 	{"ATLAS11_CLOCK", func(c *Config, v string) error { c.Clock = v; return nil }},
 	{"ATLAS11_LOG_LEVEL", func(c *Config, v string) error { c.Log.Level = v; return nil }},
@@ -145,6 +149,11 @@ func (c *Config) Validate() error {
 	}
 	if c.HTTP.MaxConnsPerIP < 0 {
 		return errors.New("config: http.max_conns_per_ip must be 0 (no cap) or more")
+	}
+	if c.AdminAddr != "" {
+		if _, _, err := net.SplitHostPort(c.AdminAddr); err != nil {
+			return fmt.Errorf("config: admin_addr %q: %w", c.AdminAddr, err)
+		}
 	}
 	if c.DataDir == "" {
 		return errors.New("config: data_dir must not be empty")

@@ -32,8 +32,8 @@ type TURNConfig struct {
 	PublicHost             string        `yaml:"public_host"`
 	RelayPortMin           int           `yaml:"relay_port_min"`
 	RelayPortMax           int           `yaml:"relay_port_max"`
-	Secret                 string        `yaml:"secret"` // empty: generated into secrets.json
-	PreviousSecrets        []string      `yaml:"previous_secrets"`
+	Secret                 string        `yaml:"secret" redact:"true"` // empty: generated into secrets.json
+	PreviousSecrets        []string      `yaml:"previous_secrets" redact:"true"`
 	CredentialTTL          time.Duration `yaml:"credential_ttl"`
 	AllowPeers             []string      `yaml:"allow_peers"`
 	MaxAllocationsPerUser  int           `yaml:"max_allocations_per_user"`

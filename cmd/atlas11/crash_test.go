@@ -26,6 +26,7 @@ import (
 // testConfig keeps every listener of a spawned binary on a free port so tests
 // can run side by side.
 const testConfig = `
+admin_addr: 127.0.0.1:0
 log:
   level: warn
 sfu:
@@ -48,8 +49,9 @@ func buildBinary(t *testing.T) string {
 }
 
 type proc struct {
-	cmd  *exec.Cmd
-	base string
+	cmd   *exec.Cmd
+	base  string
+	admin string // the admin listener's base URL (/metrics, /debug/pprof)
 }
 
 // spawn starts the binary on dataDir and waits for its listening line.
@@ -69,8 +71,12 @@ func spawn(t *testing.T, bin, dataDir string, extra ...string) *proc {
 	}
 	lines := bufio.NewScanner(stdout)
 	found := make(chan string, 1)
+	admin := make(chan string, 1)
 	go func() {
 		for lines.Scan() {
+			if u, ok := strings.CutPrefix(lines.Text(), "admin: listening on "); ok {
+				admin <- u
+			}
 			if u, ok := strings.CutPrefix(lines.Text(), "http: listening on "); ok {
 				found <- u
 			}
@@ -83,7 +89,12 @@ func spawn(t *testing.T, bin, dataDir string, extra ...string) *proc {
 			_ = cmd.Wait()
 			t.Fatalf("binary exited before listening:\n%s", stderr.String())
 		}
-		return &proc{cmd: cmd, base: u}
+		pr := &proc{cmd: cmd, base: u}
+		select {
+		case pr.admin = <-admin:
+		default:
+		}
+		return pr
 	case <-time.After(30 * time.Second):
 		_ = cmd.Process.Kill()
 		t.Fatalf("binary did not listen within 30s:\n%s", stderr.String())

@@ -206,7 +206,7 @@ func relayBytesReceived(t *testing.T, ctx context.Context) float64 {
 // relayScrape reads and parses the binary's /metrics.
 func relayScrape(t *testing.T, base string) map[string]*dto.MetricFamily {
 	t.Helper()
-	resp, err := http.Get(base + "/metrics")
+	resp, err := http.Get(adminOf(t, base) + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"atlas11/control"
 	"atlas11/control/api"
@@ -72,7 +71,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			return err
 		}
 		fmt.Fprintln(stdout, "config OK")
-		return writeYAML(stdout, cfg)
+		return writeYAML(stdout, redacted(cfg))
 	case "operator":
 		if len(args) == 0 || args[0] != "create" {
 			return usageError{"usage: atlas11 operator create --email E --name N [--password-stdin]"}
@@ -285,7 +284,6 @@ func newPlatform(cfg Config, stderr io.Writer, media bool) (*platform, error) {
 	mux.Handle(api.SignalingPath, clearDeadlines(p.media.Handler()))
 	mux.Handle(api.Prefix+"/", apiHandler)
 	mux.Handle(api.Prefix+"/operator/backup", needProgress(apiHandler, cfg.HTTP.WriteTimeout))
-	mux.Handle("/metrics", promhttp.HandlerFor(p.reg, promhttp.HandlerOpts{Registry: p.reg}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
@@ -338,6 +336,9 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		}
 	}()
 
+	if err := p.listenAdmin(stdout); err != nil {
+		return err
+	}
 	srv := newHTTPServer(cfg.HTTP, p.handler, p.log)
 	ln, scheme, err := p.listenMain(srv, stdout)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -44,10 +45,14 @@ func startServerWith(t *testing.T, dataDir, config string, seen func(string), ar
 		done <- err
 	}()
 	lines := bufio.NewScanner(pr)
-	var base string
+	var base, admin string
 	for lines.Scan() {
+		if u, ok := strings.CutPrefix(lines.Text(), "admin: listening on "); ok {
+			admin = u
+		}
 		if u, ok := strings.CutPrefix(lines.Text(), "http: listening on "); ok {
 			base = u
+			admins.Store(base, admin)
 			break
 		}
 		if seen != nil {
@@ -73,6 +78,19 @@ func startServerWith(t *testing.T, dataDir, config string, seen func(string), ar
 	return base
 }
 
+// admins maps a server's base URL to its admin listener's.
+var admins sync.Map
+
+// adminOf returns the admin base URL of a server started by startServer.
+func adminOf(t *testing.T, base string) string {
+	t.Helper()
+	a, ok := admins.Load(base)
+	if !ok || a.(string) == "" {
+		t.Fatalf("no admin listener for %s", base)
+	}
+	return a.(string)
+}
+
 func get(t *testing.T, url string) (int, string) {
 	t.Helper()
 	resp, err := http.Get(url)
@@ -92,7 +110,20 @@ func TestRun_ServesHealthAppAndValidMetrics(t *testing.T) {
 	if code, body := get(t, base+"/"); code != 200 || !strings.Contains(body, "Atlas11") {
 		t.Fatalf("app: %d", code)
 	}
-	code, metrics := get(t, base+"/metrics")
+	// Metrics and the profiler live on the admin listener only.
+	for _, path := range []string{"/metrics", "/debug/pprof/", "/debug/pprof/heap"} {
+		if code, _ := get(t, base+path); code != http.StatusNotFound {
+			t.Fatalf("main listener %s: %d, want 404", path, code)
+		}
+	}
+	admin := adminOf(t, base)
+	if code, body := get(t, admin+"/debug/pprof/"); code != 200 || !strings.Contains(body, "goroutine") {
+		t.Fatalf("admin pprof: %d", code)
+	}
+	if code, _ := get(t, admin+"/debug/pprof/heap"); code != 200 {
+		t.Fatalf("admin heap profile: %d", code)
+	}
+	code, metrics := get(t, admin+"/metrics")
 	if code != 200 {
 		t.Fatalf("metrics: %d", code)
 	}
