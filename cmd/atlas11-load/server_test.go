@@ -15,12 +15,13 @@ import (
 
 const (
 	testOpEmail    = "ops@example.test"
-	testOpPassword = "operator-password-1"
+	testOpPassword = "correct horse battery 7" // the policy refuses one holding the name
 )
 
 // startAtlas11 builds the real atlas11 binary, creates an operator, and serves
-// it with the simulation clock on a free loopback port. It returns the base URL.
-func startAtlas11(t *testing.T) string {
+// it with the simulation clock on a free loopback port. It returns the base
+// URL and the admin listener's /metrics URL.
+func startAtlas11(t *testing.T) (string, string) {
 	t.Helper()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "atlas11")
@@ -31,7 +32,7 @@ func startAtlas11(t *testing.T) string {
 	data := filepath.Join(dir, "data")
 	// A free media port and no TURN relay: nothing fixed that a parallel test could hold.
 	cfgFile := filepath.Join(dir, "atlas11.yaml")
-	if err := os.WriteFile(cfgFile, []byte("sfu:\n  udp_port: 0\n  tcp_port: -1\nturn:\n  enabled: false\n"), 0o600); err != nil {
+	if err := os.WriteFile(cfgFile, []byte("admin_addr: 127.0.0.1:0\nsfu:\n  udp_port: 0\n  tcp_port: -1\nturn:\n  enabled: false\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	op := exec.Command(bin, "operator", "create", "--config", cfgFile, "--email", testOpEmail, "--name", "Load Operator", "--data", data, "--password-stdin")
@@ -59,11 +60,15 @@ func startAtlas11(t *testing.T) string {
 		}
 	})
 	base := make(chan string, 1)
+	admin := make(chan string, 1)
 	go func() {
 		defer close(exited)
 		defer func() { _ = srv.Wait() }()
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
+			if u, ok := strings.CutPrefix(sc.Text(), "admin: listening on "); ok {
+				admin <- strings.TrimSpace(u) + "/metrics"
+			}
 			if u, ok := strings.CutPrefix(sc.Text(), "http: listening on "); ok {
 				base <- strings.TrimSpace(u)
 			}
@@ -71,20 +76,20 @@ func startAtlas11(t *testing.T) string {
 	}()
 	select {
 	case u := <-base:
-		return u
+		return u, <-admin // printed before the main listener's line
 	case <-exited:
 		t.Fatal("atlas11 exited before listening")
 	case <-time.After(60 * time.Second):
 		t.Fatal("atlas11 did not listen within 60s")
 	}
-	return ""
+	return "", ""
 }
 
 // Against the real binary (built once): CALL-1 admission, then CALL-2 fan-out.
 func TestRealServer_CALL1_Admission_CALL2_FanOut(t *testing.T) {
-	base := startAtlas11(t)
+	base, metrics := startAtlas11(t)
 	t.Run("CALL1_AdmissionPath", func(t *testing.T) { testAdmission(t, base) })
-	t.Run("CALL2_RunAgainstRealServer", func(t *testing.T) { testRun(t, base) })
+	t.Run("CALL2_RunAgainstRealServer", func(t *testing.T) { testRun(t, base, metrics) })
 }
 
 // CALL-1: the tool walks the real admission path — sign-ups, an event within
@@ -118,11 +123,11 @@ func testAdmission(t *testing.T, base string) {
 // CALL-2 end to end: the tool's main logic against the real binary — the
 // control plane admits everyone, the SFU carries the expert's simulcast to
 // every participant, and the last line holds the figures.
-func testRun(t *testing.T, base string) {
+func testRun(t *testing.T, base, metrics string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	var out strings.Builder
-	args := []string{"-url", base, "-subscribers", "4", "-late", "1", "-late-cycles", "2", "-capped", "1",
+	args := []string{"-url", base, "-metrics-url", metrics, "-subscribers", "4", "-late", "1", "-late-cycles", "2", "-capped", "1",
 		"-stall-for", "2s", "-duration", "6s"}
 	env := map[string]string{"ATLAS11_OPERATOR_EMAIL": testOpEmail, "ATLAS11_OPERATOR_PASSWORD": testOpPassword}
 	if err := run(ctx, args, func(k string) string { return env[k] }, &out, io.Discard); err != nil {
