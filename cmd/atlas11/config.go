@@ -44,6 +44,9 @@ type HTTPConfig struct {
 	WriteTimeout  time.Duration `yaml:"write_timeout"`
 	IdleTimeout   time.Duration `yaml:"idle_timeout"`
 	MaxConnsPerIP int           `yaml:"max_conns_per_ip"` // open connections per client address; 0: no cap
+	// TrustedProxies (CIDRs or addresses) are the reverse proxies whose
+	// X-Forwarded-For and X-Forwarded-Proto are believed; empty: none.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 // LogConfig selects the log level and format.
@@ -146,6 +149,9 @@ func (c *Config) Validate() error {
 		if d.v <= 0 {
 			return fmt.Errorf("config: http.%s must be positive", d.key)
 		}
+	}
+	if _, err := parseTrusted(c.HTTP.TrustedProxies); err != nil {
+		return err
 	}
 	if c.HTTP.MaxConnsPerIP < 0 {
 		return errors.New("config: http.max_conns_per_ip must be 0 (no cap) or more")

@@ -52,6 +52,25 @@ type proc struct {
 	cmd   *exec.Cmd
 	base  string
 	admin string // the admin listener's base URL (/metrics, /debug/pprof)
+	logs  *lockedBuffer
+}
+
+// lockedBuffer is a process's stderr, read while it writes.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // spawn starts the binary on dataDir and waits for its listening line.
@@ -64,8 +83,8 @@ func spawn(t *testing.T, bin, dataDir string, extra ...string) *proc {
 	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data", dataDir, "--config", cfg}, extra...)
 	cmd := exec.Command(bin, args...)
 	stdout, _ := cmd.StdoutPipe()
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	stderr := &lockedBuffer{}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +108,7 @@ func spawn(t *testing.T, bin, dataDir string, extra ...string) *proc {
 			_ = cmd.Wait()
 			t.Fatalf("binary exited before listening:\n%s", stderr.String())
 		}
-		pr := &proc{cmd: cmd, base: u}
+		pr := &proc{cmd: cmd, base: u, logs: stderr}
 		select {
 		case pr.admin = <-admin:
 		default:

@@ -70,7 +70,7 @@ func (p *platform) listenMain(srv *http.Server, stdout io.Writer) (net.Listener,
 	if err != nil {
 		return nil, "", fmt.Errorf("http: listen %s: %w", p.cfg.HTTP.Addr, err)
 	}
-	ln = limitPerIP(ln, p.cfg.HTTP.MaxConnsPerIP, nil, p.log) // below TLS: a handshake takes a slot too
+	ln = limitPerIP(ln, p.cfg.HTTP.MaxConnsPerIP, p.trusted.contains, p.log) // below TLS: a handshake takes a slot too
 	if p.certs.main == nil {
 		return ln, "http", nil
 	}

@@ -165,6 +165,7 @@ type platform struct {
 	relay   *turn.Server // nil when turn.enabled is false
 	certs   *certSources
 	handler http.Handler
+	trusted trustedNets // http.trusted_proxies
 	closers []func() error
 }
 
@@ -289,7 +290,8 @@ func newPlatform(cfg Config, stderr io.Writer, media bool) (*platform, error) {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.Handle("/", web.Handler())
-	p.handler = mux
+	p.trusted, _ = parseTrusted(cfg.HTTP.TrustedProxies) // validated with the config
+	p.handler = forwarded(mux, p.trusted)
 	return p, nil
 }
 

@@ -138,7 +138,10 @@ func (s *server) engine() *gin.Engine {
 	e.HandleMethodNotAllowed = true
 	e.RedirectTrailingSlash = false
 	e.RedirectFixedPath = false
-	_ = e.SetTrustedProxies(nil) // ClientIP is the peer address: rate limits cannot be dodged by a header
+	// ClientIP is the peer address, never a header: the binary (cmd/atlas11)
+	// has already replaced the peer by the real client when the peer is a
+	// trusted reverse proxy, and removed forwarded headers from anyone else.
+	_ = e.SetTrustedProxies(nil)
 	e.Use(s.observe, s.recover)
 	e.NoRoute(func(c *gin.Context) {
 		writeError(c, s.log, apiErr(control.NotFound, "route_not_found", "", "no such API route"))
@@ -166,6 +169,10 @@ func (s *server) observe(c *gin.Context) {
 	class := strconv.Itoa(c.Writer.Status()/100) + "xx"
 	s.reqs.WithLabelValues(route, c.Request.Method, class).Inc()
 	s.latency.WithLabelValues(route, c.Request.Method).Observe(time.Since(start).Seconds())
+	// The access log, at debug level: client is the address rate limits key
+	// on (the binary has already resolved a trusted proxy's X-Forwarded-For).
+	s.log.Debug("request", "request_id", c.GetString(requestIDKey), "client", c.ClientIP(),
+		"method", c.Request.Method, "route", route, "status", c.Writer.Status())
 }
 
 // recover turns a panic into a logged 500 in the error shape.

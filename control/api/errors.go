@@ -94,7 +94,7 @@ func writeError(c *gin.Context, log *slog.Logger, err error) {
 	}}
 	if st >= 500 {
 		id := requestID(c)
-		log.Error("request failed", "request_id", id, "route", c.FullPath(), "method", c.Request.Method,
+		log.Error("request failed", "request_id", id, "client", c.ClientIP(), "route", c.FullPath(), "method", c.Request.Method,
 			"status", st, "err", err)
 		body.Error.RequestID = id
 		body.Error.Field = ""
