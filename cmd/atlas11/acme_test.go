@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -13,16 +14,19 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/miekg/dns"
+	"golang.org/x/crypto/ocsp"
 
 	"atlas11/web/webtest"
 )
@@ -98,7 +102,7 @@ type pebble struct {
 // startPebble runs Pebble on loopback, validating challenges for real on
 // httpPort (HTTP-01) and tlsPort (TLS-ALPN-01) of whatever the test domain
 // resolves to, with certificates valid for validity.
-func startPebble(t *testing.T, httpPort, tlsPort string, validity time.Duration) *pebble {
+func startPebble(t *testing.T, httpPort, tlsPort string, validity time.Duration, ocspURL string) *pebble {
 	t.Helper()
 	bin := pebbleBinary(t)
 	dir := t.TempDir()
@@ -116,7 +120,7 @@ func startPebble(t *testing.T, httpPort, tlsPort string, validity time.Duration)
 		"privateKey":              caKey,
 		"httpPort":                mustAtoi(t, httpPort),
 		"tlsPort":                 mustAtoi(t, tlsPort),
-		"keyAlgorithm":            "ecdsa",
+		"ocspResponderURL":        ocspURL,
 		"profiles": map[string]any{
 			"default": map[string]any{"description": "test", "validityPeriod": int(validity / time.Second)},
 		},
@@ -367,7 +371,7 @@ tls:
 // from the data directory, with the CA gone.
 func TestACME_PebbleIssuesRenewsAndChromiumGetsCamera(t *testing.T) {
 	httpsAddr, httpAddr, turnTLS := freePort(t), freePort(t), freePort(t)
-	p := startPebble(t, port(httpAddr), port(httpsAddr), 12*time.Second)
+	p := startPebble(t, port(httpAddr), port(httpsAddr), 12*time.Second, "")
 	bin := buildBinary(t)
 	data := t.TempDir()
 	config := strings.Replace(acmeConfig(httpsAddr, httpAddr, p, "http-01"), "  tls_port: 0\n", "  tls_port: "+port(turnTLS)+"\n", 1)
@@ -438,11 +442,16 @@ func TestACME_PebbleIssuesRenewsAndChromiumGetsCamera(t *testing.T) {
 }
 
 // TLS-ALPN-01 alone, with no plain-HTTP listener at all: Pebble validates on
-// the HTTPS port itself. A restart then serves the certificate kept in the
-// data directory at once, with the CA gone.
+// the HTTPS port itself; the handshake staples the CA's OCSP answer. A
+// restart then serves the certificate kept in the data directory at once,
+// with the CA gone.
 func TestACME_TLSALPN01OnTheHTTPSPortAndCertificateKeptAcrossRestart(t *testing.T) {
 	httpsAddr := freePort(t)
-	p := startPebble(t, "5002", port(httpsAddr), 24*time.Hour)
+	responder := &ocspResponder{}
+	ocspSrv := httptest.NewServer(responder)
+	defer ocspSrv.Close()
+	p := startPebble(t, "5002", port(httpsAddr), 24*time.Hour, ocspSrv.URL+"/")
+	responder.set(t, p)
 	bin := buildBinary(t)
 	data := t.TempDir()
 	config := acmeConfig(httpsAddr, "", p, "tls-alpn-01")
@@ -451,7 +460,23 @@ func TestACME_TLSALPN01OnTheHTTPSPortAndCertificateKeptAcrossRestart(t *testing.
 	roots, inters := x509.NewCertPool(), x509.NewCertPool()
 	roots.AddCert(root)
 	inters.AddCert(inter)
-	first := waitIssued(t, httpsAddr, testDomain, "", roots, inters, 30*time.Second).PeerCertificates[0]
+	st := waitIssued(t, httpsAddr, testDomain, "", roots, inters, 30*time.Second)
+	first := st.PeerCertificates[0]
+	// OCSP stapling: the handshake carries the CA's "good" answer. The
+	// staple may follow the certificate by a moment; poll briefly.
+	for deadline := time.Now().Add(10 * time.Second); len(st.OCSPResponse) == 0 && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+		if st, _ = leafFrom(httpsAddr, testDomain); st == nil {
+			t.Fatal("handshake failed after issuance")
+		}
+	}
+	if len(st.OCSPResponse) == 0 {
+		t.Fatal("no OCSP response stapled")
+	}
+	staple, err := ocsp.ParseResponseForCert(st.OCSPResponse, first, inter)
+	if err != nil || staple.Status != ocsp.Good {
+		t.Fatalf("stapled OCSP response: %v (status %v), want good, signed by Pebble's intermediate", err, staple)
+	}
 	srv.stop(t)
 	if _, err := os.Stat(filepath.Join(data, "certmagic")); err != nil {
 		t.Fatalf("no certificate storage in the data directory: %v", err)
@@ -463,4 +488,65 @@ func TestACME_TLSALPN01OnTheHTTPSPortAndCertificateKeptAcrossRestart(t *testing.
 	if again.SerialNumber.Cmp(first.SerialNumber) != 0 {
 		t.Fatalf("after a restart the server serves serial %s, want the stored %s", again.SerialNumber, first.SerialNumber)
 	}
+}
+
+// ocspResponder answers OCSP requests for Pebble's certificates as the CA's
+// responder would: "good", signed with Pebble's intermediate key (Pebble
+// names the responder in its certificates but does not run one).
+type ocspResponder struct {
+	mu   sync.Mutex
+	cert *x509.Certificate
+	key  crypto.Signer
+}
+
+func (o *ocspResponder) set(t *testing.T, p *pebble) {
+	t.Helper()
+	resp, err := p.client.Get(p.mgmt + "/intermediate-keys/0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	block, _ := pem.Decode(b)
+	if block == nil {
+		t.Fatalf("pebble intermediate key: no PEM in %q", b)
+	}
+	var key any
+	if key, err = x509.ParsePKCS8PrivateKey(block.Bytes); err != nil {
+		if key, err = x509.ParseECPrivateKey(block.Bytes); err != nil {
+			if key, err = x509.ParsePKCS1PrivateKey(block.Bytes); err != nil {
+				t.Fatalf("pebble intermediate key: %v", err)
+			}
+		}
+	}
+	o.mu.Lock()
+	o.cert, o.key = p.cert(t, "intermediates/0"), key.(crypto.Signer)
+	o.mu.Unlock()
+}
+
+func (o *ocspResponder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var der []byte
+	if r.Method == http.MethodPost {
+		der, _ = io.ReadAll(io.LimitReader(r.Body, 10000))
+	} else {
+		der, _ = base64.StdEncoding.DecodeString(strings.TrimPrefix(r.URL.Path, "/"))
+	}
+	req, err := ocsp.ParseRequest(der)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if err != nil || o.cert == nil {
+		http.Error(w, "bad request", http.StatusBadRequest)
+		return
+	}
+	now := time.Now().Truncate(time.Second)
+	out, err := ocsp.CreateResponse(o.cert, o.cert, ocsp.Response{
+		Status: ocsp.Good, SerialNumber: req.SerialNumber,
+		ThisUpdate: now.Add(-time.Minute), NextUpdate: now.Add(time.Hour),
+	}, o.key)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/ocsp-response")
+	_, _ = w.Write(out)
 }
