@@ -29,20 +29,6 @@ func newHTTPServer(c HTTPConfig, h http.Handler, log *slog.Logger) *http.Server 
 	}
 }
 
-// clearDeadlines lifts the server's whole-request deadlines for the
-// signaling WebSocket, which keeps its connection for the whole call after
-// the upgrade: net/http leaves them on a hijacked connection, and they would
-// end every call after http.read_timeout. The session's liveness is the
-// media server's (join timeout, a bounded write per message, the call's end).
-func clearDeadlines(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rc := http.NewResponseController(w)
-		_ = rc.SetReadDeadline(time.Time{})
-		_ = rc.SetWriteDeadline(time.Time{})
-		h.ServeHTTP(w, r)
-	})
-}
-
 // needProgress replaces the whole-response deadline of a download that may
 // take minutes (the backup) by a progress rule: each write must finish
 // within progress, else the connection is cut and the handler returns.

@@ -282,7 +282,10 @@ func newPlatform(cfg Config, stderr io.Writer, media bool) (*platform, error) {
 	}
 
 	mux := http.NewServeMux()
-	mux.Handle(api.SignalingPath, clearDeadlines(p.media.Handler()))
+	// The signaling WebSocket outlives the request deadlines: net/http clears
+	// them when the connection is hijacked (TestSlowClients checks it); the
+	// session's liveness is the media server's (join timeout, bounded writes).
+	mux.Handle(api.SignalingPath, p.media.Handler())
 	mux.Handle(api.Prefix+"/", apiHandler)
 	mux.Handle(api.Prefix+"/operator/backup", needProgress(apiHandler, cfg.HTTP.WriteTimeout))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
 // slowConfig gives the spawned binary short deadlines so the test is fast;
@@ -100,6 +103,27 @@ func TestSlowClients_DeadlinesAndPerIPCap(t *testing.T) {
 		}
 		waitSlots(t, addr, 4)
 	})
+	// The signaling WebSocket outlives read_timeout and write_timeout: a
+	// call lasts an hour, not a second. It waits 2.5 s (past both), then
+	// still talks: a join with a bad token is answered with a refusal.
+	t.Run("the signaling WebSocket is not cut by the request deadlines", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		ws, _, err := websocket.Dial(ctx, "ws://"+addr+"/api/v1/rtc", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ws.CloseNow()
+		time.Sleep(2500 * time.Millisecond)
+		if err := ws.Write(ctx, websocket.MessageText, []byte(`{"type":"join","token":"not-a-token"}`)); err != nil {
+			t.Fatalf("write after 2.5s: %v", err)
+		}
+		_, msg, err := ws.Read(ctx)
+		if err != nil || !strings.Contains(string(msg), "token") {
+			t.Fatalf("read after 2.5s: %q %v", msg, err)
+		}
+	})
+
 	t.Run("slow body is cut after read_timeout", func(t *testing.T) {
 		c := dialSmall(t, addr)
 		fmt.Fprintf(c, "POST /api/v1/auth/signin HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{", addr)
