@@ -390,6 +390,31 @@ func TestACME_PebbleIssuesRenewsAndChromiumGetsCamera(t *testing.T) {
 		t.Fatalf("TURN over TLS: %v, want the HTTPS certificate %s", err, first.SerialNumber)
 	}
 
+	// Beside the challenges, port 80 redirects; HTTPS answers carry HSTS.
+	allRoots := roots.Clone()
+	allRoots.AddCert(inter)
+	client := noRedirects(allRoots)
+	req, _ := http.NewRequest("GET", "http://"+httpAddr+"/#/e/x", nil)
+	req.Host = testDomain
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if want := "https://" + testDomain + ":" + port(httpsAddr) + "/"; resp.StatusCode != 301 || resp.Header.Get("Location") != want {
+		t.Fatalf("port 80 in acme mode: %d %q, want 301 %q", resp.StatusCode, resp.Header.Get("Location"), want)
+	}
+	client.Transport.(*http.Transport).DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, httpsAddr)
+	}
+	if resp, err = client.Get("https://" + testDomain + "/healthz"); err != nil {
+		t.Fatalf("HTTPS with Pebble's chain verified: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Strict-Transport-Security") == "" {
+		t.Fatalf("HTTPS /healthz: %d, HSTS %q", resp.StatusCode, resp.Header.Get("Strict-Transport-Security"))
+	}
+
 	// Chromium on the real name, trusting Pebble's keys.
 	ctx := webtest.Chrome(t,
 		chromedp.Flag("host-resolver-rules", "MAP "+testDomain+" 127.0.0.1"),
