@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -61,5 +62,32 @@ func TestConfig_TLSRejectsBadSettingsNamingTheKey(t *testing.T) {
 		if err := cfg.Validate(); err != nil {
 			t.Errorf("%q: %v", good, err)
 		}
+	}
+}
+
+// The README's minimal public set-up is a valid config.
+func TestConfig_READMEHTTPSExampleIsValid(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(b), "\n## HTTPS\n")
+	if !ok {
+		t.Fatal("README has no HTTPS section")
+	}
+	_, block, ok := strings.Cut(section, "```yaml\n")
+	block, _, ok2 := strings.Cut(block, "```")
+	if !ok || !ok2 {
+		t.Fatal("README's HTTPS section has no yaml example")
+	}
+	cfg := DefaultConfig()
+	if err := cfg.LoadYAML([]byte(block), "README.md"); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("README's HTTPS example: %v", err)
+	}
+	if cfg.TLS.Mode != tlsACME || cfg.HTTP.Addr != ":443" {
+		t.Fatalf("README's HTTPS example: mode %q addr %q", cfg.TLS.Mode, cfg.HTTP.Addr)
 	}
 }

@@ -113,6 +113,12 @@ func (p *platform) listenMain(srv *http.Server, stdout io.Writer) (net.Listener,
 		fmt.Fprintf(stdout, "http: redirecting to HTTPS from http://%s\n", rl.Addr())
 	}
 	if p.certs.acme != nil {
+		// Public CAs validate on the standard ports only; other ports are for
+		// tests, a private CA, or a port mapping in front.
+		if port != 443 || (redirectPort != 0 && redirectPort != 80) {
+			p.log.Warn("ACME: public CAs validate TLS-ALPN-01 on port 443 and HTTP-01 on port 80; make sure these reach this process",
+				"https_port", port, "http_port", redirectPort)
+		}
 		if err := p.certs.acme.Start(host, redirectPort, port); err != nil {
 			_ = ln.Close()
 			return nil, "", fmt.Errorf("tls: %w", err)
