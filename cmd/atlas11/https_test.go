@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -249,5 +250,36 @@ func TestHTTPS_TURNCertFileReloadsWithoutRestart(t *testing.T) {
 	replaceFile(t, nextKey, keyFile)
 	if got := servedSerial(t, turnTLS, ""); got != "2002" {
 		t.Fatalf("after replacing turn.cert_file TURN over TLS serves serial %s, want 2002", got)
+	}
+}
+
+// With HTTPS on, browsers are told to reach TURN over TLS by the
+// certificate's name (a turns: URL with an IP would fail verification).
+func TestHTTPS_TURNURLsNameTheCertificateDomain(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := writeTestCert(t, dir, "live", 1)
+	cfg := DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	cfg.SFU.UDPPort, cfg.SFU.TCPPort, cfg.TURN.Port, cfg.TURN.TLSPort = 0, 0, 0, 0
+	cfg.TLS.Mode, cfg.TLS.CertFile, cfg.TLS.KeyFile, cfg.TLS.Domains = tlsFiles, certFile, keyFile, []string{testDomain}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	p, err := newPlatform(cfg, io.Discard, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.close()
+	list := p.iceServers("user-1")
+	var turns string
+	for _, s := range list {
+		for _, u := range s.URLs {
+			if strings.HasPrefix(u, "turns:") {
+				turns = u
+			}
+		}
+	}
+	if !strings.HasPrefix(turns, "turns:"+testDomain+":") {
+		t.Fatalf("ICE servers %+v: want a turns: URL on %s", list, testDomain)
 	}
 }
