@@ -26,6 +26,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/miekg/dns"
+	"github.com/pion/stun/v4"
 	"golang.org/x/crypto/ocsp"
 
 	"atlas11/web/webtest"
@@ -367,7 +368,8 @@ tls:
 // trusts Pebble's keys, loads the app over HTTPS on that name, in a secure
 // context where getUserMedia gives camera and microphone; the short-lived
 // certificate is renewed in the running process (same PID, new serial on
-// HTTPS and on TURN over TLS); and after a restart the certificate comes
+// HTTPS and on TURN over TLS, while a TURN-over-TLS connection opened before
+// keeps answering); and after a restart the certificate comes
 // from the data directory, with the CA gone.
 func TestACME_PebbleIssuesRenewsAndChromiumGetsCamera(t *testing.T) {
 	httpsAddr, httpAddr, turnTLS := freePort(t), freePort(t), freePort(t)
@@ -448,6 +450,14 @@ func TestACME_PebbleIssuesRenewsAndChromiumGetsCamera(t *testing.T) {
 		t.Fatalf("signaling WebSocket over HTTPS: %q (%v)", ws, err)
 	}
 
+	// A TURN-over-TLS connection opened before the renewal (a call's relay).
+	held, err := tls.Dial("tcp", turnTLS, &tls.Config{ServerName: testDomain, RootCAs: allRoots})
+	if err != nil {
+		t.Fatalf("TURN over TLS with Pebble's chain verified: %v", err)
+	}
+	defer held.Close()
+	stunBinding(t, held)
+
 	// Renewal in the running process: a new serial, same process.
 	pid := srv.cmd.Process.Pid
 	renewed := waitIssued(t, httpsAddr, testDomain, first.SerialNumber.String(), roots, inters, 30*time.Second).PeerCertificates[0]
@@ -458,6 +468,7 @@ func TestACME_PebbleIssuesRenewsAndChromiumGetsCamera(t *testing.T) {
 	if st, err := leafFrom(turnTLS, ""); err != nil || st.PeerCertificates[0].SerialNumber.Cmp(first.SerialNumber) == 0 {
 		t.Fatalf("TURN over TLS after renewal: %v, still the old certificate", err)
 	}
+	stunBinding(t, held) // the connection from before the renewal carries on
 	if _, err := chromedp.Run(cctx, chromedp.Navigate(origin+"/healthz")); err != nil {
 		t.Fatalf("chromium after renewal: %v", err)
 	}
@@ -574,4 +585,31 @@ func (o *ocspResponder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/ocsp-response")
 	_, _ = w.Write(out)
+}
+
+// stunBinding sends a STUN Binding request on a TURN stream connection and
+// waits for its success answer.
+func stunBinding(t *testing.T, c net.Conn) {
+	t.Helper()
+	req, err := stun.Build(stun.TransactionID, stun.BindingRequest, stun.Fingerprint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	defer func() { _ = c.SetDeadline(time.Time{}) }()
+	if _, err := c.Write(req.Raw); err != nil {
+		t.Fatalf("STUN over TLS: %v", err)
+	}
+	head := make([]byte, 20)
+	if _, err := io.ReadFull(c, head); err != nil {
+		t.Fatalf("STUN over TLS: no answer: %v", err)
+	}
+	body := make([]byte, int(head[2])<<8|int(head[3]))
+	if _, err := io.ReadFull(c, body); err != nil {
+		t.Fatalf("STUN over TLS: %v", err)
+	}
+	m := &stun.Message{Raw: append(head, body...)}
+	if err := m.Decode(); err != nil || m.Type != stun.BindingSuccess || m.TransactionID != req.TransactionID {
+		t.Fatalf("STUN over TLS: answer %v (%v), want a Binding success", m.Type, err)
+	}
 }
