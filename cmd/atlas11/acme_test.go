@@ -369,8 +369,8 @@ tls:
 // context where getUserMedia gives camera and microphone; the short-lived
 // certificate is renewed in the running process (same PID, new serial on
 // HTTPS and on TURN over TLS, while a TURN-over-TLS connection opened before
-// keeps answering); and after a restart the certificate comes
-// from the data directory, with the CA gone.
+// keeps answering). Port 80 redirects beside the challenges, and HTTPS
+// answers carry HSTS.
 func TestACME_PebbleIssuesRenewsAndChromiumGetsCamera(t *testing.T) {
 	httpsAddr, httpAddr, turnTLS := freePort(t), freePort(t), freePort(t)
 	p := startPebble(t, port(httpAddr), port(httpsAddr), 12*time.Second, "")
