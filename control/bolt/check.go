@@ -109,7 +109,14 @@ func checkFile(f *os.File) error {
 	if need := int64(m.pgid) * int64(m.pageSize); st.Size() < need {
 		return fmt.Errorf("%w: truncated: %d bytes, its meta page counts %d", ErrCorrupt, st.Size(), need)
 	}
-	w := &walker{f: f, m: m, seen: map[uint64]bool{}}
+	// The size is checked, so mapping exactly the counted pages is safe; the
+	// walk indexes Go slices, so a bad offset is an error, never a fault.
+	data, err := syscall.Mmap(int(f.Fd()), 0, int(int64(m.pgid)*int64(m.pageSize)), syscall.PROT_READ, syscall.MAP_SHARED)
+	if err != nil {
+		return fmt.Errorf("map for checking: %w", err)
+	}
+	defer func() { _ = syscall.Munmap(data) }()
+	w := &walker{data: data, m: m, seen: make([]bool, m.pgid)}
 	if err := w.page(m.root, 0); err != nil {
 		return fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
@@ -176,9 +183,9 @@ func readMeta(f *os.File, off int64) (fileMeta, error) {
 }
 
 type walker struct {
-	f    *os.File
+	data []byte // the file's counted pages, mapped read-only
 	m    fileMeta
-	seen map[uint64]bool
+	seen []bool // by page id
 }
 
 // page checks the B+tree page id and everything below it.
@@ -189,16 +196,13 @@ func (w *walker) page(id uint64, depth int) error {
 	if id < 2 || id >= w.m.pgid {
 		return fmt.Errorf("page %d referenced beyond the file's %d pages", id, w.m.pgid)
 	}
-	ps := int64(w.m.pageSize)
-	head := make([]byte, ps)
-	if _, err := w.f.ReadAt(head, int64(id)*ps); err != nil {
-		return fmt.Errorf("page %d: %v", id, err)
-	}
+	ps := uint64(w.m.pageSize)
+	head := w.data[id*ps : (id+1)*ps]
 	overflow := uint64(binary.LittleEndian.Uint32(head[12:]))
 	if binary.LittleEndian.Uint64(head) != id {
 		return fmt.Errorf("page %d: header names page %d (zeroed or overwritten)", id, binary.LittleEndian.Uint64(head))
 	}
-	if id+overflow >= w.m.pgid {
+	if overflow >= w.m.pgid || id+overflow >= w.m.pgid {
 		return fmt.Errorf("page %d: overflows past the file's %d pages", id, w.m.pgid)
 	}
 	for i := id; i <= id+overflow; i++ {
@@ -207,14 +211,7 @@ func (w *walker) page(id uint64, depth int) error {
 		}
 		w.seen[i] = true
 	}
-	buf := head
-	if overflow > 0 {
-		buf = make([]byte, int64(overflow+1)*ps)
-		if _, err := w.f.ReadAt(buf, int64(id)*ps); err != nil {
-			return fmt.Errorf("page %d: %v", id, err)
-		}
-	}
-	return w.nodes(buf, id, depth)
+	return w.nodes(w.data[id*ps:(id+overflow+1)*ps], id, depth)
 }
 
 // nodes checks the elements of one page held in buf (a file page or an
