@@ -131,7 +131,7 @@ func (c *client) call(ctx context.Context, method, path string, who *account, bo
 
 func (c *client) signUp(ctx context.Context, email, role string) (*account, error) {
 	st, b, err := c.call(ctx, "POST", "/auth/signup", nil, map[string]any{"email": email,
-		"password": "bookload-password", "name": "Load " + role, "role": role, "time_zone": "Europe/Paris"})
+		"password": "violet tide lamp 9", "name": "Load " + role, "role": role, "time_zone": "Europe/Paris"})
 	if err != nil {
 		return nil, err
 	}
