@@ -85,8 +85,14 @@ func (l *perIPListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return c, nil
 		}
-		if ip := net.ParseIP(host); ip != nil && l.exempt != nil && l.exempt(ip) {
+		ip := net.ParseIP(host)
+		if ip != nil && l.exempt != nil && l.exempt(ip) {
 			return c, nil
+		}
+		// One IPv6 subscriber usually holds a whole /64: count it as one
+		// address, as the API's rate limits do.
+		if ip != nil && ip.To4() == nil {
+			host = ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
 		}
 		l.mu.Lock()
 		if l.n[host] >= l.max {

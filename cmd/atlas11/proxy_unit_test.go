@@ -80,3 +80,36 @@ func TestPerIPCap_ExemptsTrustedProxies(t *testing.T) {
 		}
 	}
 }
+
+// Two addresses of one IPv6 /64 share the cap.
+func TestPerIPCap_IPv6CountsBySlash64(t *testing.T) {
+	raw, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Fatalf("IPv6 loopback: %v", err)
+	}
+	ln := limitPerIP(raw, 1, nil, slog.New(slog.NewTextHandler(io.Discard, nil))).(*perIPListener)
+	defer ln.Close()
+	accepted := make(chan net.Conn, 4)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	c1, err := net.Dial("tcp", raw.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c1.Close()
+	<-accepted
+	ln.mu.Lock()
+	keys := len(ln.n)
+	_, ok := ln.n["::/64"]
+	ln.mu.Unlock()
+	if keys != 1 || !ok {
+		t.Fatalf("::1 counted as %v, want under ::/64", ln.n)
+	}
+}
