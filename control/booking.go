@@ -17,6 +17,7 @@ const (
 	dueEventStart = "event_start" // EVT-5 check at start
 	dueEventEnd   = "event_end"   // EVT-6 settlement after the end
 	dueSession    = "session"     // an expired session to delete
+	duePayout     = "payout"      // one expert's payout that the run could not make (expert/day)
 )
 
 func policyOf(st Settings) Policy {

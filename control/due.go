@@ -2,6 +2,8 @@ package control
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"time"
 )
@@ -103,10 +105,14 @@ func claimOpen(tx Tx, bookingID string) (bool, error) {
 func (s *Service) RunDue(ctx context.Context) (int, error) {
 	now := s.clock.Now()
 	done := 0
+	tried := map[string]bool{} // a job left queued (gateway down, record not writable) waits for the next run
 	for round := 0; round < 100; round++ {
 		var keys []string
 		err := s.view(func(tx Tx) error {
 			return tx.Scan(bDue, nil, []byte(ts(now.Add(time.Second))), func(k, _ []byte) error {
+				if tried[string(k)] {
+					return nil
+				}
 				keys = append(keys, string(k))
 				if len(keys) >= 500 {
 					return ErrStopScan
@@ -124,9 +130,14 @@ func (s *Service) RunDue(ctx context.Context) (int, error) {
 			if err := ctx.Err(); err != nil {
 				return done, err
 			}
+			tried[k] = true
 			n, err := s.runJob(ctx, now, k)
 			if err != nil {
-				return done, err
+				if ctx.Err() != nil {
+					return done, ctx.Err()
+				}
+				s.jobFailed(now, k, err) // this job only: the others go on
+				continue
 			}
 			done += n
 		}
@@ -167,7 +178,12 @@ func (s *Service) runJob(ctx context.Context, now time.Time, key string) (int, e
 				return 0, nil // gateway unavailable: the hold stays queued
 			}
 		}
-		return 1, s.update(func(tx Tx) error { return tx.Delete(bDue, []byte(key)) })
+		return 1, s.update(func(tx Tx) error {
+			if err := jobSucceeded(tx, kind, id); err != nil {
+				return err
+			}
+			return tx.Delete(bDue, []byte(key))
+		})
 	}
 	var fx effects
 	did := 0
@@ -180,7 +196,18 @@ func (s *Service) runJob(ctx context.Context, now time.Time, key string) (int, e
 		if err := tx.Delete(bDue, []byte(key)); err != nil {
 			return err
 		}
+		if err := jobSucceeded(tx, kind, id); err != nil { // undone with the rest if the job fails
+			return err
+		}
 		switch kind {
+		case duePayout:
+			expert, day, _ := strings.Cut(id, "/")
+			d, err := time.Parse("2006-01-02", day)
+			if err != nil {
+				return fmt.Errorf("payout job %q: %w", id, err)
+			}
+			_, err = payoutOne(tx, now, s.Settings(), &fx, expert, d)
+			return err
 		case dueSession:
 			return tx.Delete(bSessions, []byte(id))
 		case dueSettle, dueRelease:
@@ -244,50 +271,38 @@ func (s *Service) runPayouts(ctx context.Context, now time.Time) (int, error) {
 		if tx.Get(bMeta, []byte(marker)) != nil {
 			return nil
 		}
-		type due struct {
-			expert string
-			amount int64
-		}
-		var dues []due
+		var experts []string
 		err := tx.Scan(bBalances, []byte("expert:"), prefixEnd("expert:"), func(k, v []byte) error {
 			acct := string(k)
 			if !strings.HasSuffix(acct, ":payable") {
 				return nil
 			}
-			expert := strings.TrimSuffix(strings.TrimPrefix(acct, "expert:"), ":payable")
 			if amt := getInt(tx, bBalances, acct); amt >= st.PayoutThresholdCents && amt > 0 {
-				dues = append(dues, due{expert, amt})
+				experts = append(experts, strings.TrimSuffix(strings.TrimPrefix(acct, "expert:"), ":payable"))
 			}
 			return nil
 		})
 		if err != nil {
 			return err
 		}
-		for _, d := range dues {
-			p, err := loadProfile(tx, d.expert)
+		for _, expert := range experts {
+			ok, err := payoutOne(tx, now, st, &fx, expert, day)
+			var unreadable *unreadableProfile
+			if errors.As(err, &unreadable) {
+				// One expert's damaged record must not hold back everyone's
+				// payout: theirs becomes a job of its own, retried and
+				// dead-lettered like any other.
+				if err := addDue(tx, now, duePayout, expert+"/"+day.Format("2006-01-02")); err != nil {
+					return err
+				}
+				continue
+			}
 			if err != nil {
 				return err
 			}
-			if p.Billing == nil || !p.Billing.Complete() {
-				continue // rolls over until billing details are given
+			if ok {
+				paid++
 			}
-			po := Payout{ID: "po_" + d.expert + "_" + day.Format("20060102"), ExpertID: d.expert,
-				AmountCents: d.amount, RunDate: day.Format("2006-01-02"), At: now}
-			if err := transfer(tx, now, AccountExpertPayable(d.expert), AccountExpertPaid(d.expert), d.amount, "payout", "", po.ID); err != nil {
-				return err
-			}
-			if err := putJSON(tx, bPayouts, po.ID, po); err != nil {
-				return err
-			}
-			if err := tx.Put(bExpPay, []byte(d.expert+"/"+ts(now)+po.ID), nil); err != nil {
-				return err
-			}
-			fx.outbox = append(fx.outbox, po.ID)
-			if err := queueOutbox(tx, outboxCall{ID: po.ID, Op: "payout", Account: d.expert,
-				Amount: d.amount, Currency: st.Currency, PayoutID: po.ID}); err != nil {
-				return err
-			}
-			paid++
 		}
 		return tx.Put(bMeta, []byte(marker), nil)
 	})
@@ -296,4 +311,45 @@ func (s *Service) runPayouts(ctx context.Context, now time.Time) (int, error) {
 	}
 	s.flushOutbox(ctx, fx.outbox)
 	return paid, nil
+}
+
+// unreadableProfile is a payout's failure to read the expert's profile.
+type unreadableProfile struct{ err error }
+
+func (e *unreadableProfile) Error() string { return "payout: " + e.err.Error() }
+func (e *unreadableProfile) Unwrap() error { return e.err }
+
+// payoutOne pays out one expert's payable balance for the payout day if it
+// reaches the threshold and billing details are given; it reports whether a
+// payout was made. The payout ID is derived from the expert and the day, so
+// running it again for the same day pays nothing twice.
+func payoutOne(tx Tx, now time.Time, st Settings, fx *effects, expert string, day time.Time) (bool, error) {
+	amount := getInt(tx, bBalances, AccountExpertPayable(expert))
+	if amount < st.PayoutThresholdCents || amount <= 0 {
+		return false, nil
+	}
+	p, err := loadProfile(tx, expert)
+	if err != nil {
+		return false, &unreadableProfile{err}
+	}
+	if p.Billing == nil || !p.Billing.Complete() {
+		return false, nil // rolls over until billing details are given
+	}
+	po := Payout{ID: "po_" + expert + "_" + day.Format("20060102"), ExpertID: expert,
+		AmountCents: amount, RunDate: day.Format("2006-01-02"), At: now}
+	if tx.Get(bPayouts, []byte(po.ID)) != nil {
+		return false, nil
+	}
+	if err := transfer(tx, now, AccountExpertPayable(expert), AccountExpertPaid(expert), amount, "payout", "", po.ID); err != nil {
+		return false, err
+	}
+	if err := putJSON(tx, bPayouts, po.ID, po); err != nil {
+		return false, err
+	}
+	if err := tx.Put(bExpPay, []byte(expert+"/"+ts(now)+po.ID), nil); err != nil {
+		return false, err
+	}
+	fx.outbox = append(fx.outbox, po.ID)
+	return true, queueOutbox(tx, outboxCall{ID: po.ID, Op: "payout", Account: expert,
+		Amount: amount, Currency: st.Currency, PayoutID: po.ID})
 }

@@ -60,6 +60,7 @@ const (
 	bPayouts   = "payouts"          // payoutID -> Payout
 	bExpPay    = "exp_payouts"      // expertID/atBE/payoutID -> ""
 	bMeta      = "meta"             // settings overrides, counters, job markers
+	bJobFail   = "job_failures"     // kind/id -> FailedJob: retried or dead-lettered work
 )
 
 // Buckets lists every bucket the domain uses, for a Store to create at open.
@@ -67,5 +68,5 @@ func Buckets() []string {
 	return []string{bUsers, bEmails, bSessions, bProfiles, bSlugs, bRules, bExpRules,
 		bSlots, bExpSlots, bSlotBook, bSched, bBookings, bUserItems, bEvents, bExpEvents,
 		bEventRegs, bClaims, bUserClaim, bEscal, bOpenEsc, bPresence, bJournal, bBalances,
-		bIdem, bOutbox, bDue, bPayouts, bExpPay, bMeta}
+		bIdem, bOutbox, bDue, bPayouts, bExpPay, bMeta, bJobFail}
 }

@@ -1,6 +1,7 @@
 package control_test
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -101,6 +102,31 @@ func TestClock_SimClockNeverGoesBackwards(t *testing.T) {
 	_, err := c.Advance(-time.Second)
 	wantCode(t, err, "clock_backwards")
 	wantEq(t, "unchanged", c.Now(), t0.Add(time.Hour))
+}
+
+// A move of a persisted simulation clock is written first; if that fails
+// the clock stays where it was, so memory never runs ahead of the store.
+func TestClock_SimClockPersistsEachMoveOrRefusesIt(t *testing.T) {
+	e := newEnv(t)
+	e.clock.PersistTo(e.svc.SaveSimClock)
+	if err := e.clock.Set(t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.clock.Advance(30 * time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	got, ok, err := control.StoredSimClock(e.db)
+	if err != nil || !ok || !got.Equal(t0.Add(90*time.Minute)) {
+		t.Fatalf("stored clock %v %v %v, want %v", got, ok, err, t0.Add(90*time.Minute))
+	}
+	e.clock.PersistTo(func(time.Time) error { return errors.New("disk full") })
+	if _, err := e.clock.Advance(time.Hour); err == nil {
+		t.Fatal("a move that could not be stored was accepted")
+	}
+	if err := e.clock.Set(t0.Add(5 * time.Hour)); err == nil {
+		t.Fatal("a move that could not be stored was accepted")
+	}
+	wantEq(t, "clock unmoved", e.clock.Now(), t0.Add(90*time.Minute))
 }
 
 func TestSettings_DefaultsValidateAndNameTheBadKey(t *testing.T) {

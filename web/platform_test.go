@@ -27,6 +27,9 @@ type platform struct {
 	OpEmail string
 	OpPass  string
 	out     *bytes.Buffer
+	bin     string
+	cfg     string
+	stop    func() // ends the running server (SIGTERM, then kill)
 }
 
 // startPlatform builds the binary into a temp dir, creates an operator and
@@ -58,7 +61,16 @@ func startPlatform(t *testing.T) *platform {
 	if out, err := create.CombinedOutput(); err != nil {
 		t.Fatalf("atlas11 operator create: %v\n%s", err, out)
 	}
-	cmd := exec.Command(bin, "serve", "--config", cfg, "--clock=sim", "--addr", "127.0.0.1:0", "--data", data)
+	p.bin, p.cfg = bin, cfg
+	p.serve(t)
+	return p
+}
+
+// serve starts the server on the platform's data; restarted after stop, it
+// finds everything as it was (the simulation clock included).
+func (p *platform) serve(t *testing.T) {
+	t.Helper()
+	cmd := exec.Command(p.bin, "serve", "--config", p.cfg, "--clock=sim", "--addr", "127.0.0.1:0", "--data", p.Data)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -68,7 +80,12 @@ func startPlatform(t *testing.T) *platform {
 		t.Fatalf("start atlas11: %v", err)
 	}
 	done := make(chan struct{})
-	t.Cleanup(func() {
+	stopped := false
+	p.stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
 		_ = cmd.Process.Signal(os.Interrupt)
 		select {
 		case <-done:
@@ -76,6 +93,9 @@ func startPlatform(t *testing.T) *platform {
 			_ = cmd.Process.Kill()
 			<-done
 		}
+	}
+	t.Cleanup(func() {
+		p.stop()
 		if t.Failed() {
 			t.Logf("atlas11 log (tail):\n%s", tail(p.out.String(), 4000))
 		}
@@ -98,7 +118,6 @@ func startPlatform(t *testing.T) *platform {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("atlas11 did not print its address within 30 s:\n%s", p.out.String())
 	}
-	return p
 }
 
 func tail(s string, n int) string {

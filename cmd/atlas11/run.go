@@ -197,7 +197,16 @@ func newPlatform(cfg Config, stderr io.Writer, media bool) (*platform, error) {
 
 	var clock control.Clock = control.SystemClock{}
 	if cfg.Clock == "sim" {
-		p.sim = control.NewSimClock(time.Now().UTC().Truncate(time.Second))
+		start := time.Now().UTC().Truncate(time.Second)
+		stored, ok, err := control.StoredSimClock(db)
+		if err != nil {
+			p.close()
+			return nil, err
+		}
+		if ok { // resume the demo where it was
+			start = stored
+		}
+		p.sim = control.NewSimClock(start)
 		clock = p.sim
 	}
 	svc, err := control.NewService(control.Config{
@@ -213,6 +222,9 @@ func newPlatform(cfg Config, stderr io.Writer, media bool) (*platform, error) {
 		return nil, err
 	}
 	p.svc = svc
+	if p.sim != nil {
+		p.sim.PersistTo(svc.SaveSimClock)
+	}
 	if !media {
 		return p, nil
 	}

@@ -90,6 +90,21 @@ func TestOpenAPI_EveryRouteAnswersItsDocumentedShape(t *testing.T) {
 	op.post("/claims/"+c2.ID+"/decide", map[string]any{"refund_cents": 0, "message": "no refund"},
 		"Idempotency-Key", "d2").want(http.StatusOK)
 
+	// Background work: a damaged booking's job fails on its own; an operator
+	// retries it, then resolves it.
+	late := ex.slot(op.e.clock.Now().Add(3*time.Hour), 2000)
+	lateBk := cl.book(late.ID)
+	saved := e.poison("bookings", lateBk.ID)
+	op.post("/sim/clock", map[string]any{"set": late.End.Add(time.Minute)}).want(http.StatusOK)
+	var jv jobsView
+	op.get("/operator/jobs").want(http.StatusOK).decode(&jv)
+	if len(jv.Failed) != 1 {
+		t.Fatalf("failed jobs %+v, want the damaged booking's", jv)
+	}
+	op.post("/operator/jobs/"+jv.Failed[0].ID+"/retry", nil).want(http.StatusOK)
+	op.post("/operator/jobs/"+jv.Failed[0].ID+"/resolve", nil).want(http.StatusNoContent)
+	e.restore("bookings", lateBk.ID, saved)
+
 	// Payout day (PAY-6): the 16th, after every claim window.
 	op.post("/sim/clock", map[string]any{"set": time.Date(2026, 3, 16, 6, 0, 0, 0, time.UTC)}).want(http.StatusOK)
 	var payouts []control.Payout
@@ -114,6 +129,7 @@ func TestOpenAPI_EveryRouteAnswersItsDocumentedShape(t *testing.T) {
 	op.do("PUT", "/operator/experts/"+ex.id+"/event-cap", map[string]any{"event_cap": 45}).want(http.StatusNoContent)
 	op.get("/operator/experts/" + ex.id + "/profile").want(http.StatusOK)
 	op.get("/operator/backup").want(http.StatusOK)
+
 	op.post("/operator/users/"+ex.id+"/close", nil).want(http.StatusNoContent)
 
 	var missing []string

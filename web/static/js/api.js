@@ -99,6 +99,9 @@ export const api = {
   earnings: (ref) => get(`/experts/${enc(ref)}/earnings`),
   payouts: (ref) => get(`/experts/${enc(ref)}/payouts`),
   payoutRuns: () => get('/operator/payouts'),
+  jobs: () => get('/operator/jobs'),
+  retryJob: (id) => post(`/operator/jobs/${enc(id)}/retry`),
+  resolveJob: (id) => post(`/operator/jobs/${enc(id)}/resolve`),
 
   // operator
   flags: () => get('/operator/flags'),

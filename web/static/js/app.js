@@ -28,6 +28,7 @@ const routes = [
   ['/operator', ['operator'], operator.claims],
   ['/operator/flags', ['operator'], operator.flags],
   ['/operator/payouts', ['operator'], operator.payouts],
+  ['/operator/jobs', ['operator'], operator.jobs],
   ['/operator/settings', ['operator'], operator.settings],
   ['/call/:room', ['client', 'expert'], call.view],
 ];
@@ -139,7 +140,7 @@ function navLinks() {
       ['#/expert/profile', t('nav.profile')], ['#/help', t('nav.help')]);
   } else if (u.role === 'operator') {
     links.push(['#/operator', t('nav.op.claims')], ['#/operator/flags', t('nav.op.flags')],
-      ['#/operator/payouts', t('nav.op.payouts')], ['#/operator/settings', t('nav.op.settings')]);
+      ['#/operator/payouts', t('nav.op.payouts')], ['#/operator/jobs', t('nav.op.jobs')], ['#/operator/settings', t('nav.op.settings')]);
   }
   return links;
 }

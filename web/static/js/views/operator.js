@@ -1,10 +1,11 @@
 // Operator screens: escalated claims with the presence evidence and the
 // decision (CLM-5), flagged experts and account closure (CLM-6, ACC-3),
-// payouts (PAY-6), settings and one expert's cap (EVT-2, PAY-3), and the
-// simulation clock when the binary runs with --clock=sim.
+// payouts (PAY-6), settings and one expert's cap (EVT-2, PAY-3), failed
+// background jobs, and the simulation clock when the binary runs with
+// --clock=sim.
 import { api } from '../api.js';
 import { t, fmtDateTime, parseMoney, centsToInput } from '../i18n.js';
-import { flash, h, field, input, formError, clearErrors, showError, busy, announce, section, uid } from '../dom.js';
+import { flash, h, field, input, formError, clearErrors, showError, errorText, busy, announce, section, uid } from '../dom.js';
 import { money, when, dl, statusBadge, loadError, list, hours } from './common.js';
 import { syncClock } from '../clock.js';
 
@@ -105,6 +106,42 @@ export async function payouts() {
     h('p', { class: 'lead' }, t('op.payouts.lead', { days: s.payout_days.join(t('common.and')), tz: s.platform_time_zone, threshold: money(s.payout_threshold_cents, s.currency) })),
     section(t('op.payouts.runs'), 2, h('div', { id: 'payout-runs' }, runList)),
     section(t('op.payouts.expert'), 2, form, out));
+}
+
+// jobs shows the background queue and the jobs that failed: retrying on
+// their own, or dead-lettered until an operator retries or resolves them.
+export async function jobs(app) {
+  let v;
+  try { v = await api.jobs(); } catch (err) { return h('div', {}, h('h1', {}, t('op.jobs.title')), loadError(err)); }
+  const act = (j, fn, done) => async (e) => {
+    const btn = e.currentTarget;
+    btn.disabled = true;
+    try { await fn(j.id); flash(t(done, { kind: jobKind(j.kind) })); app.go('/operator/jobs'); } catch (err) {
+      btn.disabled = false;
+      announce(errorText(err));
+    }
+  };
+  return h('div', { class: 'op-jobs' },
+    h('h1', {}, t('op.jobs.title')),
+    h('p', { class: 'lead' }, t('op.jobs.lead')),
+    dl([[t('op.jobs.due'), String(v.due)], [t('op.jobs.overdue'), String(v.overdue)],
+      v.overdue ? [t('op.jobs.oldest'), t('op.jobs.seconds', { n: v.oldest_due_seconds })] : null,
+      [t('op.jobs.retrying'), String(v.retrying)], [t('op.jobs.dead'), String(v.dead_letter)]]),
+    section(t('op.jobs.failed'), 2, list(v.failed, (j) => [
+      h('h3', {}, jobKind(j.kind), ' ', h('span', { class: `badge badge-${j.dead ? 'dead' : 'retrying'}` }, t(j.dead ? 'op.jobs.state.dead' : 'op.jobs.state.retrying'))),
+      dl([[t('op.jobs.target'), h('code', {}, j.target)], [t('op.jobs.attempts'), String(j.attempts)],
+        [t('op.jobs.first'), when(j.first_failed_at)], [t('op.jobs.last'), when(j.last_failed_at)],
+        j.dead ? null : [t('op.jobs.next'), when(j.next_attempt)], [t('op.jobs.error'), h('code', {}, j.last_error)]]),
+      h('div', { class: 'actions' },
+        h('button', { type: 'button', class: 'small', 'data-retry': j.id, onclick: act(j, api.retryJob, 'op.jobs.retried') }, t('op.jobs.retry')),
+        h('button', { type: 'button', class: 'secondary small', 'data-resolve': j.id, onclick: act(j, api.resolveJob, 'op.jobs.resolved') }, t('op.jobs.resolve')))],
+    t('op.jobs.none'))));
+}
+
+function jobKind(k) {
+  const key = `op.jobs.kind.${k}`;
+  const label = t(key);
+  return label === key ? k : label;
 }
 
 export async function settings(app) {
