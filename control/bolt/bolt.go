@@ -24,7 +24,7 @@ import (
 )
 
 // SchemaVersion is the layout version this code reads and writes.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 const metaBucket = "_schema"
 
@@ -35,6 +35,13 @@ var versionKey = []byte("version")
 func migrations() []func(*bbolt.Tx) error {
 	return []func(*bbolt.Tx) error{
 		0: func(*bbolt.Tx) error { return nil }, // 0 -> 1: buckets created below
+		// 1 -> 2: failed background jobs are recorded (retry, dead letter).
+		// A schema-1 binary would not see those records and would run a
+		// dead-lettered job again every second, so it must refuse the file.
+		1: func(tx *bbolt.Tx) error {
+			_, err := tx.CreateBucketIfNotExists([]byte("job_failures"))
+			return err
+		},
 	}
 }
 
