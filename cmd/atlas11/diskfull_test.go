@@ -107,7 +107,14 @@ func TestDiskFull_RealTmpfsAnswers503WithoutDetail(t *testing.T) {
 			if eb.Error.RequestID == "" || eb.Error.RequestID != resp.Header.Get("X-Request-ID") {
 				t.Fatalf("request id: body %q header %q", eb.Error.RequestID, resp.Header.Get("X-Request-ID"))
 			}
-			if !strings.Contains(logs.String(), eb.Error.RequestID) || !strings.Contains(logs.String(), "no space left on device") {
+			// The log line is written once the answer is out: wait for it.
+			logged := func() bool {
+				return strings.Contains(logs.String(), eb.Error.RequestID) && strings.Contains(logs.String(), "no space left on device")
+			}
+			for wait := 0; wait < 100 && !logged(); wait++ {
+				time.Sleep(20 * time.Millisecond)
+			}
+			if !logged() {
 				t.Fatalf("the log lacks the cause:\n%s", logs.String())
 			}
 			t.Logf("sign-up %d on a full disk: %d %s", i, resp.StatusCode, raw)
