@@ -18,6 +18,7 @@ const (
 	dueEventEnd   = "event_end"   // EVT-6 settlement after the end
 	dueSession    = "session"     // an expired session to delete
 	duePayout     = "payout"      // one expert's payout that the run could not make (expert/day)
+	dueReminder   = "reminder"    // a reminder before a booking (bookingID/hours)
 )
 
 func policyOf(st Settings) Policy {
@@ -230,7 +231,7 @@ func (s *Service) confirm(ctx context.Context, held heldBooking, chargeID string
 				return err
 			}
 		}
-		return putJSON(tx, bBookings, b.ID, b)
+		return saveBooking(tx, now, b)
 	})
 	if err == nil {
 		s.flushOutbox(ctx, fx.outbox)
@@ -240,6 +241,7 @@ func (s *Service) confirm(ctx context.Context, held heldBooking, chargeID string
 
 // failHold releases a hold whose charge was refused.
 func (s *Service) failHold(bookingID string) error {
+	now := s.clock.Now()
 	return s.update(func(tx Tx) error {
 		b, err := loadBooking(tx, bookingID)
 		if err != nil || b.Status != StatusPendingPayment {
@@ -253,7 +255,7 @@ func (s *Service) failHold(bookingID string) error {
 		if err := delDue(tx, b.CreatedAt.Add(s.Settings().PaymentHoldTimeout), dueHold, b.ID); err != nil {
 			return err
 		}
-		return putJSON(tx, bBookings, b.ID, b)
+		return saveBooking(tx, now, b)
 	})
 }
 
@@ -301,7 +303,7 @@ func cancelRefund(tx Tx, now time.Time, fx *effects, b *Booking, by Role, outcom
 	if err := freeBooking(tx, b); err != nil {
 		return err
 	}
-	return putJSON(tx, bBookings, b.ID, *b)
+	return saveBooking(tx, now, *b)
 }
 
 // visible reports whether u may see booking b (object-level authorization).
@@ -415,7 +417,7 @@ func (s *Service) CancelBooking(ctx context.Context, actorID, bookingID, idempot
 		if err := freeBooking(tx, &b); err != nil {
 			return err
 		}
-		return putJSON(tx, bBookings, b.ID, b)
+		return saveBooking(tx, now, b)
 	})
 	if err == nil {
 		s.flushOutbox(ctx, fx.outbox)

@@ -67,11 +67,11 @@ func (s *Service) OpenClaim(ctx context.Context, actorID, bookingID, reason stri
 			return err
 		}
 		if !b.Charged { // settlement refunded everything (expert absent)
-			return putJSON(tx, bBookings, b.ID, b)
+			return saveBooking(tx, now, b)
 		}
 		c = Claim{ID: id, BookingID: b.ID, ClientID: b.ClientID, ExpertID: b.ExpertID, Reason: reason,
 			Status: ClaimOpen, OpenedAt: now}
-		if err := putJSON(tx, bBookings, b.ID, b); err != nil {
+		if err := saveBooking(tx, now, b); err != nil {
 			return err
 		}
 		if err := putJSON(tx, bClaims, c.ID, c); err != nil {
@@ -131,7 +131,7 @@ func (s *Service) claimStep(ctx context.Context, op, claimID string, key idem,
 		if err := key.put(tx, "done"); err != nil {
 			return err
 		}
-		if err := putJSON(tx, bBookings, b.ID, b); err != nil {
+		if err := saveBooking(tx, now, b); err != nil {
 			return err
 		}
 		return putJSON(tx, bClaims, c.ID, c)

@@ -67,7 +67,7 @@ func eventEnd(tx Tx, now time.Time, fx *effects, e *Event) error {
 		if err != nil {
 			return err
 		}
-		if err := putJSON(tx, bBookings, b.ID, b); err != nil {
+		if err := saveBooking(tx, now, b); err != nil {
 			return err
 		}
 	}
@@ -156,6 +156,13 @@ func (s *Service) RunDue(ctx context.Context) (int, error) {
 		return done, internal(err)
 	}
 	done += s.flushOutbox(ctx, ids)
+	if s.mailer != nil {
+		n, err := s.DeliverNotices(ctx, s.mailer)
+		done += n
+		if err != nil {
+			return done, err
+		}
+	}
 	return done, nil
 }
 
@@ -210,6 +217,8 @@ func (s *Service) runJob(ctx context.Context, now time.Time, key string) (int, e
 			return err
 		case dueSession:
 			return tx.Delete(bSessions, []byte(id))
+		case dueReminder:
+			return remind(tx, now, id)
 		case dueSettle, dueRelease:
 			b, err := loadBooking(tx, id)
 			if ErrorKind(err) == NotFound {
@@ -231,7 +240,7 @@ func (s *Service) runJob(ctx context.Context, now time.Time, key string) (int, e
 					return err
 				}
 			}
-			return putJSON(tx, bBookings, b.ID, b)
+			return saveBooking(tx, now, b)
 		case dueEventStart, dueEventEnd:
 			e, err := loadEvent(tx, id)
 			if ErrorKind(err) == NotFound {

@@ -229,7 +229,7 @@ func refundLateCancellers(tx Tx, now time.Time, fx *effects, eventID, outcome st
 				return err
 			}
 			b.Outcome = outcome
-			if err := putJSON(tx, bBookings, b.ID, b); err != nil {
+			if err := saveBooking(tx, now, b); err != nil {
 				return err
 			}
 		}
@@ -260,7 +260,7 @@ func cancelEventTx(tx Tx, now time.Time, fx *effects, e *Event, outcome string) 
 		if err := refundAll(tx, now, fx, &b, outcome); err != nil {
 			return err
 		}
-		if err := putJSON(tx, bBookings, b.ID, b); err != nil {
+		if err := saveBooking(tx, now, b); err != nil {
 			return err
 		}
 	}

@@ -32,13 +32,21 @@ func (e *env) restore(bucket, key string, val []byte) {
 	}
 }
 
-func (e *env) failedJobs(op control.User) []control.FailedJob {
+// failedJobs lists the failed jobs of one kind: a damaged booking fails
+// its reminder too.
+func (e *env) failedJobs(op control.User, kind string) []control.FailedJob {
 	e.t.Helper()
 	jobs, err := e.svc.FailedJobs(e.ctx, op.ID)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return jobs
+	var out []control.FailedJob
+	for _, j := range jobs {
+		if j.Kind == kind {
+			out = append(out, j)
+		}
+	}
+	return out
 }
 
 func (e *env) jobStats() control.JobStats {
@@ -65,12 +73,13 @@ func TestJobs_PoisonedBookingIsDeadLetteredWhileOthersSettleAndPayoutsRun(t *tes
 		e.presence(b.Room, ex.ID, true, b.Start)
 		e.presence(b.Room, ex.ID, false, b.End)
 	}
+	e.at(bad.Start.Add(-30 * time.Minute)) // its reminder is sent before the damage
 	saved := e.poison("bookings", bad.ID)
 
 	// Past both ends: the good one settles, the bad one fails on its own.
 	e.at(bad.End.Add(time.Second))
 	wantEq(t, "good settled", e.bookingOf(cl, good.ID).Status, control.StatusCompleted)
-	jobs := e.failedJobs(op)
+	jobs := e.failedJobs(op, "settle")
 	wantEq(t, "failed jobs", len(jobs), 1)
 	wantEq(t, "failed target", jobs[0].Target, bad.ID)
 	wantEq(t, "first attempt", jobs[0].Attempts, 1)
@@ -87,7 +96,7 @@ func TestJobs_PoisonedBookingIsDeadLetteredWhileOthersSettleAndPayoutsRun(t *tes
 	prev := jobs[0].NextAttempt.Sub(jobs[0].LastFailedAt)
 	for i := 2; i <= 8; i++ {
 		e.at(jobs[0].NextAttempt)
-		jobs = e.failedJobs(op)
+		jobs = e.failedJobs(op, "settle")
 		wantEq(t, "attempts", jobs[0].Attempts, i)
 		if i < 8 {
 			wait := jobs[0].NextAttempt.Sub(jobs[0].LastFailedAt)
@@ -107,7 +116,7 @@ func TestJobs_PoisonedBookingIsDeadLetteredWhileOthersSettleAndPayoutsRun(t *tes
 	paris, _ := time.LoadLocation("Europe/Paris")
 	e.at(time.Date(2026, 1, 16, 0, 0, 1, 0, paris))
 	wantEq(t, "paid around the poison", e.balances()[control.AccountExpertPaid(ex.ID)], 5400)
-	wantEq(t, "still one dead job", len(e.failedJobs(op)), 1)
+	wantEq(t, "still one dead job", len(e.failedJobs(op, "settle")), 1)
 	if st := e.jobStats(); st.Overdue != 0 {
 		t.Fatalf("queue after the run: %+v, want nothing overdue", st)
 	}
@@ -128,7 +137,7 @@ func TestJobs_PoisonedBookingIsDeadLetteredWhileOthersSettleAndPayoutsRun(t *tes
 		t.Fatal(err)
 	}
 	e.runDue()
-	jobs = e.failedJobs(op)
+	jobs = e.failedJobs(op, "settle")
 	wantEq(t, "fresh series", jobs[0].Attempts, 1)
 	wantEq(t, "alive again", jobs[0].Dead, false)
 
@@ -140,7 +149,7 @@ func TestJobs_PoisonedBookingIsDeadLetteredWhileOthersSettleAndPayoutsRun(t *tes
 	e.runDue()
 	e.runDue()
 	wantEq(t, "bad settled", e.bookingOf(cl, bad.ID).Status, control.StatusCompleted)
-	wantEq(t, "no failed jobs", len(e.failedJobs(op)), 0)
+	wantEq(t, "no failed jobs", len(e.failedJobs(op, "settle")), 0)
 	wantEq(t, "client paid both", e.paid(cl), 13000)
 	e.checkLedger()
 }
@@ -152,9 +161,10 @@ func TestJobs_ResolvedJobNeverRunsAgain(t *testing.T) {
 	op := e.operator()
 	ex, cl := e.expert("Ana"), e.client("Bob")
 	b := e.appointment(ex, cl, t0.Add(2*time.Hour), 6000)
+	e.at(b.Start.Add(-30 * time.Minute)) // its reminder is sent before the damage
 	saved := e.poison("bookings", b.ID)
 	e.at(b.End.Add(time.Second))
-	jobs := e.failedJobs(op)
+	jobs := e.failedJobs(op, "settle")
 	wantEq(t, "failed", len(jobs), 1)
 	before := e.jobStats().Due
 	if err := e.svc.ResolveJob(e.ctx, op.ID, jobs[0].ID); err != nil {
@@ -164,7 +174,7 @@ func TestJobs_ResolvedJobNeverRunsAgain(t *testing.T) {
 	wantCode(t, e.svc.ResolveJob(e.ctx, op.ID, jobs[0].ID), "job_not_found")
 	e.restore("bookings", b.ID, saved)
 	e.at(b.End.Add(24 * time.Hour))
-	wantEq(t, "no failed jobs", len(e.failedJobs(op)), 0)
+	wantEq(t, "no failed jobs", len(e.failedJobs(op, "settle")), 0)
 	wantEq(t, "left as it was", e.bookingOf(cl, b.ID).Status, control.StatusConfirmed)
 }
 
@@ -186,7 +196,7 @@ func TestJobs_PayoutOfAnUnreadableProfileIsItsOwnJob(t *testing.T) {
 	wantEq(t, "ana paid", bal[control.AccountExpertPaid(ana.ID)], 5400)
 	wantEq(t, "ben not paid", bal[control.AccountExpertPaid(ben.ID)], 0)
 	e.runDue() // the next tick runs the payout job the run queued
-	jobs := e.failedJobs(op)
+	jobs := e.failedJobs(op, "payout")
 	wantEq(t, "failed", len(jobs), 1)
 	wantEq(t, "kind", jobs[0].Kind, "payout")
 	wantEq(t, "target", jobs[0].Target, ben.ID+"/2026-01-16")
@@ -198,7 +208,7 @@ func TestJobs_PayoutOfAnUnreadableProfileIsItsOwnJob(t *testing.T) {
 	e.runDue()
 	e.runDue()
 	wantEq(t, "ben paid", e.balances()[control.AccountExpertPaid(ben.ID)], 7200)
-	wantEq(t, "no failed jobs", len(e.failedJobs(op)), 0)
+	wantEq(t, "no failed jobs", len(e.failedJobs(op, "payout")), 0)
 	list, err := e.svc.Payouts(e.ctx, ben.ID, ben.ID)
 	if err != nil {
 		t.Fatal(err)

@@ -18,6 +18,9 @@ type Config struct {
 	Settings   Settings
 	CallSecret []byte // HMAC-SHA256 key for call tokens, at least 32 bytes
 	Logger     *slog.Logger
+	// Mailer sends the queued notices from RunDue; nil keeps them queued
+	// for operators to read (the default: no mail server needed).
+	Mailer Mailer
 }
 
 // Service is the control plane: every public method is one use case, runs
@@ -28,6 +31,7 @@ type Service struct {
 	clock   Clock
 	secret  []byte
 	log     *slog.Logger
+	mailer  Mailer
 
 	sessions *sessionCache
 	userMemo *userMemo
@@ -58,7 +62,7 @@ func NewService(cfg Config) (*Service, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Service{store: cfg.Store, gateway: cfg.Gateway, clock: cfg.Clock,
-		secret: append([]byte(nil), cfg.CallSecret...), log: cfg.Logger, settings: cfg.Settings,
+		secret: append([]byte(nil), cfg.CallSecret...), log: cfg.Logger, settings: cfg.Settings, mailer: cfg.Mailer,
 		sessions: newSessionCache(), userMemo: newUserMemo()}
 	if err := s.loadRuntimeSettings(); err != nil {
 		return nil, err

@@ -61,6 +61,8 @@ const (
 	bExpPay    = "exp_payouts"      // expertID/atBE/payoutID -> ""
 	bMeta      = "meta"             // settings overrides, counters, job markers
 	bJobFail   = "job_failures"     // kind/id -> FailedJob: retried or dead-lettered work
+	bNotices   = "notices"          // noticeID -> Notice: e-mails owed, with their delivery state
+	bNoticeQ   = "notice_queue"     // nextAttemptBE/noticeID -> "": notices to send
 )
 
 // Buckets lists every bucket the domain uses, for a Store to create at open.
@@ -68,5 +70,5 @@ func Buckets() []string {
 	return []string{bUsers, bEmails, bSessions, bProfiles, bSlugs, bRules, bExpRules,
 		bSlots, bExpSlots, bSlotBook, bSched, bBookings, bUserItems, bEvents, bExpEvents,
 		bEventRegs, bClaims, bUserClaim, bEscal, bOpenEsc, bPresence, bJournal, bBalances,
-		bIdem, bOutbox, bDue, bPayouts, bExpPay, bMeta, bJobFail}
+		bIdem, bOutbox, bDue, bPayouts, bExpPay, bMeta, bJobFail, bNotices, bNoticeQ}
 }

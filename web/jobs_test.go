@@ -22,6 +22,7 @@ func TestOperator_FailedJobRetriedThenResolvedOnTheJobsScreen(t *testing.T) {
 	client, _ := p.signUp(t, "client", "Zoé Blanc", "zoe@example.com", "Europe/Paris")
 	start := op.now().In(paris).AddDate(0, 0, 1).Truncate(time.Hour)
 	id, _ := client.book(expert.addSlot(start, 60, 2000, "video"), "video")
+	op.setClock(start.Add(-30 * time.Minute)) // its reminders go out before the damage
 
 	p.stop()
 	db, err := bolt.Open(filepath.Join(p.Data, "atlas11.db"), bolt.Options{})

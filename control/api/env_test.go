@@ -48,6 +48,17 @@ type env struct {
 	seen map[string]bool // operations answered with a validated 2xx
 }
 
+// bounceMailer accepts every notice except those to bounce.test, which it
+// refuses for good, as a 5xx would.
+type bounceMailer struct{}
+
+func (bounceMailer) Send(_ context.Context, n control.Notice) error {
+	if strings.HasSuffix(n.Email, "@bounce.test") {
+		return fmt.Errorf("550 mailbox unavailable: %w", control.ErrMailPermanent)
+	}
+	return nil
+}
+
 type envOpt func(*Deps)
 
 func withoutSim() envOpt        { return func(d *Deps) { d.SimClock = nil } }
@@ -64,7 +75,7 @@ func newEnv(t testing.TB, opts ...envOpt) *env {
 	gw := control.NewSandboxGateway()
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
-	svc, err := control.NewService(control.Config{Store: db, Gateway: gw, Clock: clock, CallSecret: secret})
+	svc, err := control.NewService(control.Config{Store: db, Gateway: gw, Clock: clock, CallSecret: secret, Mailer: bounceMailer{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,12 +122,19 @@ func (e *env) anon() *user {
 
 func (e *env) signUp(role control.Role) *user {
 	e.t.Helper()
+	return e.signUpAt(role, "atlas11.test")
+}
+
+// signUpAt signs up a new user with an address at domain; the env's mailer
+// refuses every address at bounce.test for good.
+func (e *env) signUpAt(role control.Role, domain string) *user {
+	e.t.Helper()
 	e.mu.Lock()
 	e.n++
 	n := e.n
 	e.mu.Unlock()
 	u := e.anon()
-	r := u.post("/auth/signup", map[string]any{"email": fmt.Sprintf("%s%d@atlas11.test", role, n),
+	r := u.post("/auth/signup", map[string]any{"email": fmt.Sprintf("%s%d@%s", role, n, domain),
 		"password": "correct horse battery", "name": fmt.Sprintf("%s %d", role, n), "role": role,
 		"time_zone": "Europe/Paris"})
 	r.want(http.StatusCreated)

@@ -40,6 +40,7 @@ func TestOperator_FailedJobsRetryAndResolveThroughHTTP(t *testing.T) {
 	cl := e.signUp(control.RoleClient)
 	s := ex.slot(t0.Add(72*time.Hour), 2000)
 	bk := cl.book(s.ID)
+	op.post("/sim/clock", map[string]any{"set": s.Start.Add(-30 * time.Minute)}).want(http.StatusOK) // reminders out first
 	saved := e.poison("bookings", bk.ID)
 	op.post("/sim/clock", map[string]any{"set": s.End.Add(time.Minute)}).want(http.StatusOK)
 

@@ -26,6 +26,7 @@ type request struct {
 
 func (r *request) ctx() context.Context     { return r.c.Request.Context() }
 func (r *request) param(name string) string { return r.c.Param(name) }
+func (r *request) query(name string) string { return r.c.Query(name) }
 func (r *request) bind(dst any) error       { return r.dec.body(r.c.Request, dst) }
 
 // span reads the from/to query parameters (RFC 3339); from defaults to

@@ -94,6 +94,7 @@ func TestOpenAPI_EveryRouteAnswersItsDocumentedShape(t *testing.T) {
 	// retries it, then resolves it.
 	late := ex.slot(op.e.clock.Now().Add(3*time.Hour), 2000)
 	lateBk := cl.book(late.ID)
+	op.post("/sim/clock", map[string]any{"set": late.Start.Add(-30 * time.Minute)}).want(http.StatusOK) // reminders out first
 	saved := e.poison("bookings", lateBk.ID)
 	op.post("/sim/clock", map[string]any{"set": late.End.Add(time.Minute)}).want(http.StatusOK)
 	var jv jobsView
@@ -104,6 +105,19 @@ func TestOpenAPI_EveryRouteAnswersItsDocumentedShape(t *testing.T) {
 	op.post("/operator/jobs/"+jv.Failed[0].ID+"/retry", nil).want(http.StatusOK)
 	op.post("/operator/jobs/"+jv.Failed[0].ID+"/resolve", nil).want(http.StatusNoContent)
 	e.restore("bookings", lateBk.ID, saved)
+
+	// E-mails: one to an address that bounces fails for good; an operator
+	// sees it and sends it again.
+	bouncer := e.signUpAt(control.RoleClient, "bounce.test")
+	bouncer.book(ex.slot(op.e.clock.Now().Add(50*time.Hour), 2000).ID)
+	op.post("/sim/clock", map[string]any{"advance": "1s"}).want(http.StatusOK)
+	var failed []control.Notice
+	op.get("/operator/notices?state=failed").want(http.StatusOK).decode(&failed)
+	if len(failed) != 1 || failed[0].UserID != bouncer.id {
+		t.Fatalf("failed notices %+v, want the bounced confirmation", failed)
+	}
+	op.get("/operator/notices?state=lost").wantErr(http.StatusBadRequest, "invalid_state")
+	op.post("/operator/notices/"+failed[0].ID+"/resend", nil).want(http.StatusOK)
 
 	// Payout day (PAY-6): the 16th, after every claim window.
 	op.post("/sim/clock", map[string]any{"set": time.Date(2026, 3, 16, 6, 0, 0, 0, time.UTC)}).want(http.StatusOK)
