@@ -13,7 +13,8 @@ import (
 // at each datagram, and the counting/capping relay socket.
 
 func BenchmarkGuard_Allowed(b *testing.B) {
-	g := NewGuard([]netip.Addr{netip.MustParseAddr("198.51.100.7")}, []netip.Prefix{netip.MustParsePrefix("8.8.8.0/24")})
+	g := NewGuard(GuardConfig{MediaIPs: []netip.Addr{netip.MustParseAddr("198.51.100.7")}, UDPPorts: []int{50000},
+		Allow: []netip.Prefix{netip.MustParsePrefix("8.8.8.0/24")}})
 	ips := []netip.Addr{netip.MustParseAddr("198.51.100.7"), netip.MustParseAddr("::ffff:10.0.0.1"), netip.MustParseAddr("8.8.8.8")}
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
@@ -61,7 +62,8 @@ func BenchmarkRelayPacketConn_WriteTo(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	g := &relayGenerator{table: table, guard: NewGuard([]netip.Addr{netip.MustParseAddr("127.0.0.1")}, nil), m: m, now: time.Now}
+	g := &relayGenerator{table: table, guard: NewGuard(GuardConfig{MediaIPs: []netip.Addr{netip.MustParseAddr("127.0.0.1")},
+		UDPPorts: []int{sink.LocalAddr().(*net.UDPAddr).Port}}), m: m, now: time.Now}
 	rc := &relayPacketConn{PacketConn: relay, a: a, g: g}
 	defer rc.Close()
 	payload := make([]byte, 1000)

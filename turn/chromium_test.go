@@ -21,7 +21,9 @@ import (
 // lead's end-to-end test; this one pins down Chromium's TURN client against
 // ours: REST credentials, permissions, channels, relayed media.
 func TestChromium_RelayOnlyCallThroughTURN(t *testing.T) {
-	s := startServer(t, testConfig(), nil)
+	cfg := testConfig()
+	mediaAPI := loopbackMedia(t, &cfg)
+	s := startServer(t, cfg, nil)
 	ice, err := s.ICEServers("chromium-user")
 	if err != nil {
 		t.Fatal(err)
@@ -37,12 +39,12 @@ func TestChromium_RelayOnlyCallThroughTURN(t *testing.T) {
 					only.URLs = append(only.URLs, u)
 				}
 			}
-			chromiumCall(t, ctx, s, []ICEServer{only})
+			chromiumCall(t, ctx, s, mediaAPI, []ICEServer{only})
 		})
 	}
 }
 
-func chromiumCall(t *testing.T, ctx context.Context, s *testServer, ice []ICEServer) {
+func chromiumCall(t *testing.T, ctx context.Context, s *testServer, mediaAPI *webrtc.API, ice []ICEServer) {
 	toPeerBefore := s.counter(t, "relayed", dirToPeer)
 	iceJSON, _ := json.Marshal(ice)
 
@@ -52,7 +54,7 @@ func chromiumCall(t *testing.T, ctx context.Context, s *testServer, ice []ICESer
 	defer page.Close()
 
 	// The media side: pion on loopback, counting video packets and echoing data.
-	media, err := loopbackAPI().NewPeerConnection(webrtc.Configuration{})
+	media, err := mediaAPI.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		t.Fatal(err)
 	}

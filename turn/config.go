@@ -53,6 +53,13 @@ type Config struct {
 	// turn.media_ips: the SFU's configured and public IPs. Relays may reach
 	// exactly these, even when loopback or private.
 	MediaIPs []string
+	// MediaUDPPorts, MediaTCPPorts: the media server's own ports (the SFU's
+	// UDP port and its ICE-TCP port), set by cmd/atlas11 from the ports the
+	// SFU bound. On a media IP a UDP relay reaches only MediaUDPPorts and an
+	// RFC 6062 connection only MediaTCPPorts; every other port there (the HTTP
+	// API, /metrics, any local service) is refused.
+	MediaUDPPorts []int
+	MediaTCPPorts []int
 	// turn.allow_peers: extra CIDRs relays may reach. Loopback, link-local,
 	// multicast and other forbidden ranges are rejected; a private range is
 	// accepted only when the entry lies inside it (10.1.0.0/16, not 0.0.0.0/0).
@@ -182,6 +189,14 @@ func (c Config) Validate() error {
 	}
 	if _, err := parseAddrs(c.MediaIPs); err != nil {
 		bad("media_ips", "%v", err)
+	}
+	if len(c.MediaUDPPorts)+len(c.MediaTCPPorts) == 0 {
+		bad("media_ports", "must list the media server's UDP or ICE-TCP port")
+	}
+	for _, p := range append(append([]int(nil), c.MediaUDPPorts...), c.MediaTCPPorts...) {
+		if p < 1 || p > 65535 {
+			bad("media_ports", "%d is not a port", p)
+		}
 	}
 	if _, err := parsePrefixes(c.AllowPeers); err != nil {
 		bad("allow_peers", "%v", err)

@@ -69,6 +69,7 @@ func TestConfig_ValidateNamesTheKey(t *testing.T) {
 func TestConfig_DefaultsNeedOnlySiteValues(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.RelayAddress, cfg.Secret, cfg.MediaIPs = "198.51.100.7", testSecret, []string{"198.51.100.7"}
+	cfg.MediaUDPPorts, cfg.MediaTCPPorts = []int{50000}, []int{50001}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}

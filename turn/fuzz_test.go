@@ -65,8 +65,11 @@ func collectFrames(stream []byte, chunk int) [][]byte {
 	var frames [][]byte
 	for len(stream) > 0 {
 		n := min(chunk, len(stream))
-		o.feed(stream[:n], func(fr []byte) { frames = append(frames, append([]byte(nil), fr...)) })
-		stream = stream[n:]
+		took := o.feedOne(stream[:n], func(fr []byte) { frames = append(frames, append([]byte(nil), fr...)) })
+		if took < 1 || took > n {
+			panic("feedOne took a wrong byte count")
+		}
+		stream = stream[took:]
 	}
 	return frames
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 )
 
 // Special-purpose address ranges (IANA IPv4/IPv6 special-purpose registries
@@ -78,26 +79,65 @@ func mustPrefixes(ss ...string) []netip.Prefix {
 	return out
 }
 
-// Guard decides which peer addresses a relay may reach: exactly the media
-// server's own addresses plus the configured allow-list, never a forbidden
-// special-purpose address.
+// Guard decides which peer addresses a relay may reach: on the media
+// server's own addresses exactly its media ports (the SFU's UDP port over a
+// UDP relay, its ICE-TCP port over an RFC 6062 connection), elsewhere the
+// configured allow-list, never a forbidden special-purpose address. Any other
+// port of a media address (the HTTP API, /metrics, a local database) is out
+// of reach, and so is every port of the relay's own addresses that is not a
+// media port.
 type Guard struct {
 	media     []netip.Addr
+	self      []netip.Addr
+	udpPorts  []uint16
+	tcpPorts  []uint16
 	allow     []netip.Prefix
 	forbidden []netip.Prefix
 }
 
+// GuardConfig is what NewGuard needs.
+type GuardConfig struct {
+	// MediaIPs are the media server's addresses; on them only the media
+	// ports below are reachable.
+	MediaIPs []netip.Addr
+	// UDPPorts and TCPPorts are the media server's own ports.
+	UDPPorts, TCPPorts []int
+	// Self are the relay's own addresses (listen and relay address): reachable
+	// only where they are also a media IP, on the media ports, even when an
+	// allow-list entry covers them.
+	Self []netip.Addr
+	// Allow are extra prefixes reachable on any port.
+	Allow []netip.Prefix
+}
+
 // NewGuard builds a guard. Addresses are normalised (IPv4-mapped IPv6 is
 // unmapped) so that ::ffff:127.0.0.1 and 127.0.0.1 are judged alike.
-func NewGuard(media []netip.Addr, allow []netip.Prefix) *Guard {
+func NewGuard(c GuardConfig) *Guard {
 	g := &Guard{forbidden: forbiddenPrefixes()}
-	for _, a := range media {
+	for _, a := range c.MediaIPs {
 		g.media = append(g.media, a.Unmap().WithZone(""))
 	}
-	for _, p := range allow {
+	for _, a := range c.Self {
+		if a.IsValid() && !a.IsUnspecified() {
+			g.self = append(g.self, a.Unmap().WithZone(""))
+		}
+	}
+	g.udpPorts = ports16(c.UDPPorts)
+	g.tcpPorts = ports16(c.TCPPorts)
+	for _, p := range c.Allow {
 		g.allow = append(g.allow, netip.PrefixFrom(p.Addr().Unmap(), unmappedBits(p)).Masked())
 	}
 	return g
+}
+
+func ports16(ps []int) []uint16 {
+	var out []uint16
+	for _, p := range ps {
+		if p > 0 && p <= 65535 {
+			out = append(out, uint16(p))
+		}
+	}
+	return out
 }
 
 func unmappedBits(p netip.Prefix) int {
@@ -107,21 +147,52 @@ func unmappedBits(p netip.Prefix) int {
 	return p.Bits()
 }
 
-// Allowed reports whether a relay may exchange traffic with ip.
+// Allowed reports whether a relay may exchange traffic with some port of ip:
+// the IP-level check for what carries no port.
 func (g *Guard) Allowed(ip netip.Addr) bool {
 	if !ip.IsValid() {
 		return false
 	}
 	ip = ip.Unmap().WithZone("")
-	for _, m := range g.media {
-		if ip == m {
-			return true
-		}
+	if slices.Contains(g.media, ip) {
+		return len(g.udpPorts)+len(g.tcpPorts) > 0
 	}
-	if inAny(ip, g.forbidden) {
+	if slices.Contains(g.self, ip) || inAny(ip, g.forbidden) {
 		return false
 	}
 	return inAny(ip, g.allow)
+}
+
+// Network selects the media ports a peer address is judged against.
+type Network int
+
+const (
+	// AnyNetwork accepts either transport's media ports (permissions, which
+	// serve both UDP and TCP allocations).
+	AnyNetwork Network = iota
+	UDP
+	TCP
+)
+
+// AllowedPort reports whether a relay over network may exchange traffic
+// with ap.
+func (g *Guard) AllowedPort(ap netip.AddrPort, network Network) bool {
+	ip := ap.Addr().Unmap().WithZone("")
+	if !ip.IsValid() {
+		return false
+	}
+	if slices.Contains(g.media, ip) {
+		port := ap.Port()
+		switch network {
+		case UDP:
+			return slices.Contains(g.udpPorts, port)
+		case TCP:
+			return slices.Contains(g.tcpPorts, port)
+		default:
+			return slices.Contains(g.udpPorts, port) || slices.Contains(g.tcpPorts, port)
+		}
+	}
+	return g.Allowed(ip)
 }
 
 // AllowedIP is Allowed for a net.IP (as pion hands them over).
@@ -130,16 +201,38 @@ func (g *Guard) AllowedIP(ip net.IP) bool {
 	return ok && g.Allowed(a)
 }
 
-// AllowedAddr is Allowed for a *net.UDPAddr or *net.TCPAddr.
+// AllowedAddr is AllowedPort for a *net.UDPAddr (UDP relay) or a
+// *net.TCPAddr (RFC 6062 connection).
 func (g *Guard) AllowedAddr(addr net.Addr) bool {
+	var (
+		ip      net.IP
+		port    int
+		network Network
+	)
 	switch a := addr.(type) {
 	case *net.UDPAddr:
-		return g.AllowedIP(a.IP)
+		if a == nil {
+			return false
+		}
+		ip, port, network = a.IP, a.Port, UDP
 	case *net.TCPAddr:
-		return g.AllowedIP(a.IP)
+		if a == nil {
+			return false
+		}
+		ip, port, network = a.IP, a.Port, TCP
 	default:
 		return false
 	}
+	ap, ok := addrPort(ip, port)
+	return ok && g.AllowedPort(ap, network)
+}
+
+func addrPort(ip net.IP, port int) (netip.AddrPort, bool) {
+	a, ok := netip.AddrFromSlice(ip)
+	if !ok || port < 0 || port > 65535 {
+		return netip.AddrPort{}, false
+	}
+	return netip.AddrPortFrom(a, uint16(port)), true
 }
 
 func inAny(ip netip.Addr, ps []netip.Prefix) bool {

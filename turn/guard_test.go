@@ -53,8 +53,8 @@ func ipv6Only(a netip.Addr) bool { return a.Is6() && !a.Is4In6() }
 // A public server whose media server has a public address and one public
 // allow-listed range: nothing special-purpose may be reached.
 func publicGuard() *Guard {
-	return NewGuard([]netip.Addr{netip.MustParseAddr("8.8.4.4")},
-		[]netip.Prefix{netip.MustParsePrefix("8.8.8.0/24")})
+	return NewGuard(GuardConfig{MediaIPs: []netip.Addr{netip.MustParseAddr("8.8.4.4")}, UDPPorts: []int{50000},
+		Allow: []netip.Prefix{netip.MustParsePrefix("8.8.8.0/24")}})
 }
 
 func TestGuard_RefusesEverySpecialPurposeRange(t *testing.T) {
@@ -65,7 +65,7 @@ func TestGuard_RefusesEverySpecialPurposeRange(t *testing.T) {
 		}
 	}
 	// The guard holds even with an allow-list that Validate would reject.
-	wide := NewGuard(nil, []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")})
+	wide := NewGuard(GuardConfig{Allow: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}})
 	for _, s := range []string{"127.0.0.1", "::ffff:127.0.0.1", "169.254.169.254", "::ffff:169.254.169.254",
 		"0.0.0.0", "::", "::1", "224.0.0.1", "255.255.255.255", "fe80::1", "ff02::1", "64:ff9b::7f00:1",
 		"2002:7f00:1::", "::127.0.0.1", "fd00:ec2::254"} {
@@ -76,8 +76,9 @@ func TestGuard_RefusesEverySpecialPurposeRange(t *testing.T) {
 }
 
 func TestGuard_AllowsMediaIPsAndAllowList(t *testing.T) {
-	g := NewGuard([]netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("203.0.113.7")},
-		[]netip.Prefix{netip.MustParsePrefix("10.20.0.0/16"), netip.MustParsePrefix("8.8.8.0/24")})
+	g := NewGuard(GuardConfig{MediaIPs: []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("203.0.113.7")},
+		UDPPorts: []int{50000}, TCPPorts: []int{50001},
+		Allow: []netip.Prefix{netip.MustParsePrefix("10.20.0.0/16"), netip.MustParsePrefix("8.8.8.0/24")}})
 	for s, want := range map[string]bool{
 		"127.0.0.1":          true, // media IP, even loopback
 		"::ffff:127.0.0.1":   true,
@@ -100,6 +101,56 @@ func TestGuard_AllowsMediaIPsAndAllowList(t *testing.T) {
 	}
 	if g.AllowedIP(nil) || g.AllowedAddr(nil) {
 		t.Error("nil address allowed")
+	}
+}
+
+// On the media server's addresses a relay reaches the media ports only, each
+// on its own transport; the relay's own addresses are closed even when an
+// allow-list entry covers them.
+func TestGuard_MediaIPsOnlyOnMediaPorts(t *testing.T) {
+	g := NewGuard(GuardConfig{
+		MediaIPs: []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("::1"), netip.MustParseAddr("203.0.113.7")},
+		UDPPorts: []int{50000}, TCPPorts: []int{50001},
+		Self:  []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("10.1.2.3"), netip.MustParseAddr("0.0.0.0")},
+		Allow: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")},
+	})
+	for _, c := range []struct {
+		addr    string
+		network Network
+		want    bool
+	}{
+		{"127.0.0.1:50000", UDP, true},
+		{"[::ffff:127.0.0.1]:50000", UDP, true},
+		{"127.0.0.1:50001", TCP, true},
+		{"127.0.0.1:50001", UDP, false}, // the ICE-TCP port over a UDP relay
+		{"127.0.0.1:50000", TCP, false},
+		{"127.0.0.1:50000", AnyNetwork, true},
+		{"127.0.0.1:8080", UDP, false}, // the HTTP API
+		{"127.0.0.1:8080", TCP, false},
+		{"127.0.0.1:8080", AnyNetwork, false},
+		{"127.0.0.1:9090", TCP, false}, // an admin or metrics port
+		{"127.0.0.1:3478", UDP, false},
+		{"127.0.0.1:0", AnyNetwork, false},
+		{"[::1]:50000", UDP, true},
+		{"[::1]:8080", TCP, false},
+		{"203.0.113.7:50001", TCP, true},
+		{"203.0.113.7:22", TCP, false},
+		{"10.1.9.9:5432", TCP, true},   // allow-listed peer: any port
+		{"10.1.2.3:50000", UDP, false}, // the relay's own address inside the allow-list
+		{"10.1.2.3:8080", TCP, false},
+	} {
+		if got := g.AllowedPort(netip.MustParseAddrPort(c.addr), c.network); got != c.want {
+			t.Errorf("%s over %d: allowed=%v, want %v", c.addr, c.network, got, c.want)
+		}
+	}
+	if !g.AllowedAddr(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 50001}) ||
+		g.AllowedAddr(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 50000}) ||
+		!g.AllowedAddr(&net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 50000}) ||
+		g.AllowedAddr(&net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}) {
+		t.Error("AllowedAddr does not judge each transport by its own media ports")
+	}
+	if g.Allowed(netip.MustParseAddr("10.1.2.3")) {
+		t.Error("the relay's own address is reachable through the allow-list")
 	}
 }
 
@@ -136,10 +187,10 @@ func TestConfig_AllowPeersMustNotOpenSpecialRanges(t *testing.T) {
 func TestGuard_RefusedOnTheWireUDPAndTCP(t *testing.T) {
 	cfg := testConfig()
 	cfg.MaxAllocationsPerUser = 10
+	echoPort := mediaTCPEcho(t, &cfg)
+	udpPort := mediaUDPEcho(t, &cfg)
 	s := startServer(t, cfg, nil)
 	user, pass := Credentials(testSecret, "mallory", 3600e9, s.now())
-	echo := tcpEcho(t)
-	echoPort := echo.Addr().(*net.TCPAddr).Port
 	cases := specialCases()
 	// MediaIPs is 127.0.0.1 here: drop the cases that are exactly it.
 	var refused []guardCase
@@ -157,7 +208,7 @@ func TestGuard_RefusedOnTheWireUDPAndTCP(t *testing.T) {
 		before := s.counter(t, "permission", transportUDP)
 		guarded := 0
 		for _, gc := range refused {
-			code := c.createPermission(gc.ip.AsSlice(), gc.asV6)
+			code := c.createPermission(gc.ip.AsSlice(), udpPort, gc.asV6)
 			if ipv6Only(gc.ip) && code == 443 {
 				continue // family mismatch on an IPv4 allocation: refused before the guard
 			}
@@ -171,7 +222,7 @@ func TestGuard_RefusedOnTheWireUDPAndTCP(t *testing.T) {
 		}
 		// The media IP itself, in both spellings, is reachable.
 		for _, v6 := range []bool{false, true} {
-			if code := c.createPermission(net.IPv4(127, 0, 0, 1), v6); code != 0 {
+			if code := c.createPermission(net.IPv4(127, 0, 0, 1), udpPort, v6); code != 0 {
 				t.Errorf("CreatePermission media IP (v6=%v): code %d", v6, code)
 			}
 		}
@@ -189,7 +240,7 @@ func TestGuard_RefusedOnTheWireUDPAndTCP(t *testing.T) {
 			if code := c.connect(gc.ip.AsSlice(), 80, gc.asV6); code != 403 {
 				t.Errorf("Connect %s: code %d, want 403", gc.name, code)
 			}
-			code := c.createPermission(gc.ip.AsSlice(), gc.asV6)
+			code := c.createPermission(gc.ip.AsSlice(), echoPort, gc.asV6)
 			if ipv6Only(gc.ip) && code == 443 {
 				continue
 			}

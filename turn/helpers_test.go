@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -50,7 +51,9 @@ func (c *clock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// testConfig is a loopback server whose relays may reach 127.0.0.1 only.
+// testConfig is a loopback server whose relays may reach 127.0.0.1 only,
+// on the media ports alone: port 9 (discard, nothing listens) until a test
+// adds its peers with mediaUDPEcho or mediaTCPEcho.
 func testConfig() Config {
 	cfg := DefaultConfig()
 	cfg.ListenAddress = "127.0.0.1"
@@ -60,6 +63,7 @@ func testConfig() Config {
 	cfg.RelayPortMax = 22999
 	cfg.Secret = testSecret
 	cfg.MediaIPs = []string{"127.0.0.1"}
+	cfg.MediaUDPPorts, cfg.MediaTCPPorts = []int{9}, []int{9}
 	return cfg
 }
 
@@ -150,6 +154,56 @@ func udpEcho(t *testing.T) *net.UDPConn {
 		}
 	}()
 	return c
+}
+
+// udpService is a local UDP service on 127.0.0.1 that is not a media
+// port; it echoes and counts what it receives.
+func udpService(t *testing.T) (int, *atomic.Int64) {
+	t.Helper()
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	var got atomic.Int64
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			n, from, err := c.ReadFromUDP(buf)
+			if err != nil {
+				return
+			}
+			got.Add(1)
+			_, _ = c.WriteToUDP(buf[:n], from)
+		}
+	}()
+	return c.LocalAddr().(*net.UDPAddr).Port, &got
+}
+
+// mediaUDPEcho is a udpEcho whose port cfg makes a media port.
+func mediaUDPEcho(t *testing.T, cfg *Config) int {
+	t.Helper()
+	port := udpEcho(t).LocalAddr().(*net.UDPAddr).Port
+	cfg.MediaUDPPorts = append(cfg.MediaUDPPorts, port)
+	return port
+}
+
+// uclientMediaPeer is a mediaUDPEcho for turnutils_uclient, which also
+// binds a channel to the next port (its RTCP peer, even with -c): both are
+// media ports.
+func uclientMediaPeer(t *testing.T, cfg *Config) string {
+	t.Helper()
+	port := mediaUDPEcho(t, cfg)
+	cfg.MediaUDPPorts = append(cfg.MediaUDPPorts, port+1)
+	return strconv.Itoa(port)
+}
+
+// mediaTCPEcho is a tcpEcho whose port cfg makes a media ICE-TCP port.
+func mediaTCPEcho(t *testing.T, cfg *Config) int {
+	t.Helper()
+	port := tcpEcho(t).Addr().(*net.TCPAddr).Port
+	cfg.MediaTCPPorts = append(cfg.MediaTCPPorts, port)
+	return port
 }
 
 // tcpEcho is a TCP peer on 127.0.0.1 that echoes every connection.

@@ -135,15 +135,14 @@ func TestBandwidth_CapDropsExcessUntilRefilled(t *testing.T) {
 	clk := newClock()
 	cfg := testConfig()
 	cfg.BandwidthPerAllocation = 70_000 // bucket holds one second: 70 kB
+	peerPort := mediaUDPEcho(t, &cfg)
 	s := startServer(t, cfg, clk.Now)
-	peer := udpEcho(t)
-	peerPort := peer.LocalAddr().(*net.UDPAddr).Port
 	user, pass := Credentials(testSecret, "alice", time.Hour, clk.Now())
 	c := dialRaw(t, s, "udp", user, pass)
 	if code := c.allocate(protoUDP); code != 0 {
 		t.Fatalf("allocate: %d", code)
 	}
-	if code := c.createPermission(net.IPv4(127, 0, 0, 1), false); code != 0 {
+	if code := c.createPermission(net.IPv4(127, 0, 0, 1), peerPort, false); code != 0 {
 		t.Fatalf("permission: %d", code)
 	}
 	payload := make([]byte, 1000)

@@ -178,9 +178,18 @@ func (c *rawClient) allocateAddr(proto byte) (*net.UDPAddr, int) {
 	return &net.UDPAddr{IP: a.IP, Port: a.Port}, 0
 }
 
-func (c *rawClient) createPermission(ip net.IP, asV6 bool) int {
+// createPermission asks for a permission for ip, naming port in the peer
+// address (RFC 5766 ignores it; the guard does not).
+func (c *rawClient) createPermission(ip net.IP, port int, asV6 bool) int {
 	c.t.Helper()
-	_, code := c.do(stun.MethodCreatePermission, xorPeer(ip, 0, asV6))
+	_, code := c.do(stun.MethodCreatePermission, xorPeer(ip, port, asV6))
+	return code
+}
+
+func (c *rawClient) channelBind(ip net.IP, port int, channel uint16) int {
+	c.t.Helper()
+	_, code := c.do(stun.MethodChannelBind, xorPeer(ip, port, false),
+		stun.RawAttribute{Type: stun.AttrChannelNumber, Value: []byte{byte(channel >> 8), byte(channel), 0, 0}})
 	return code
 }
 

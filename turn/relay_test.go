@@ -39,8 +39,9 @@ func TestRelay_AddressesStayInConfiguredRange(t *testing.T) {
 // A relay may not feed the TURN server its own requests: its listening
 // ports are unreachable even on an allowed media IP.
 func TestRelay_OwnListeningPortsUnreachable(t *testing.T) {
-	s := startServer(t, testConfig(), nil)
-	echoPort := udpEcho(t).LocalAddr().(*net.UDPAddr).Port
+	cfg := testConfig()
+	echoPort := mediaUDPEcho(t, &cfg)
+	s := startServer(t, cfg, nil)
 	user, pass := Credentials(testSecret, "alice", time.Hour, time.Now())
 	binding, err := stun.Build(stun.TransactionID, stun.BindingRequest)
 	if err != nil {
@@ -50,7 +51,7 @@ func TestRelay_OwnListeningPortsUnreachable(t *testing.T) {
 	if code := c.allocate(protoUDP); code != 0 {
 		t.Fatalf("allocate: %d", code)
 	}
-	if code := c.createPermission(net.IPv4(127, 0, 0, 1), false); code != 0 {
+	if code := c.createPermission(net.IPv4(127, 0, 0, 1), echoPort, false); code != 0 {
 		t.Fatalf("permission: %d", code)
 	}
 	// Control: the same payload to an ordinary peer on the media IP comes back.
@@ -67,7 +68,7 @@ func TestRelay_OwnListeningPortsUnreachable(t *testing.T) {
 	if code := tc.allocate(protoTCP); code != 0 {
 		t.Fatalf("allocate TCP: %d", code)
 	}
-	if code := tc.connect(net.IPv4(127, 0, 0, 1), s.Port(), false); code != 447 {
-		t.Errorf("Connect to the TURN port: code %d, want 447", code)
+	if code := tc.connect(net.IPv4(127, 0, 0, 1), s.Port(), false); code != 403 {
+		t.Errorf("Connect to the TURN port: code %d, want 403", code)
 	}
 }

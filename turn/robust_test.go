@@ -122,7 +122,7 @@ func TestMetrics_PromtoolCheckMetrics(t *testing.T) {
 	if code := c.allocate(protoUDP); code != 0 {
 		t.Fatalf("allocate: %d", code)
 	}
-	_ = c.createPermission(net.IPv4(10, 0, 0, 1), false)
+	_ = c.createPermission(net.IPv4(10, 0, 0, 1), 9, false)
 	_ = dialRaw(t, s, "udp", user, "wrong").allocate(protoUDP)
 
 	text := s.metricsText(t)

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -75,16 +76,23 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	media, _ := parseAddrs(cfg.MediaIPs)      // validated above
 	allow, _ := parsePrefixes(cfg.AllowPeers) // validated above
+	var self []netip.Addr
+	for _, s := range []string{cfg.ListenAddress, cfg.RelayAddress} {
+		if a, err := netip.ParseAddr(s); err == nil {
+			self = append(self, a)
+		}
+	}
 
 	m, err := newMetrics(deps.Registerer)
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{
-		cfg:      cfg,
-		log:      deps.Logger.With("component", "turn"),
-		now:      deps.Now,
-		guard:    NewGuard(media, allow),
+		cfg: cfg,
+		log: deps.Logger.With("component", "turn"),
+		now: deps.Now,
+		guard: NewGuard(GuardConfig{MediaIPs: media, UDPPorts: cfg.MediaUDPPorts, TCPPorts: cfg.MediaTCPPorts,
+			Self: self, Allow: allow}),
 		verifier: newVerifier(cfg.Realm, deps.Now, cfg.Secret, cfg.PreviousSecrets),
 		m:        m,
 		allocs:   newAllocTable(cfg, m),
@@ -237,9 +245,12 @@ func (s *Server) refuse(reason string, ra *turn.RequestAttributes) (string, []by
 }
 
 // permit is pion's PermissionHandler for CreatePermission, ChannelBind and
-// Connect, on every listener.
+// Connect, on every listener. pion hands over the peer IP only; the ports
+// come from the request being handled (see requestPeers), so a permission,
+// channel or connection naming a media IP on any port but a media port is
+// refused here, and the relay sockets drop such traffic anyway.
 func (s *Server) permit(client net.Addr, peer net.IP) bool {
-	if s.guard.AllowedIP(peer) {
+	if s.permitted(client, peer) {
 		return true
 	}
 	transport := transportUDP
@@ -249,6 +260,34 @@ func (s *Server) permit(client net.Addr, peer net.IP) bool {
 	s.m.permissionRefusals.WithLabelValues(transport).Inc()
 	s.log.Debug("TURN peer refused by the relay guard", "client", addrString(client), "peer", peer.String())
 	return false
+}
+
+func (s *Server) permitted(client net.Addr, peer net.IP) bool {
+	ip, ok := netip.AddrFromSlice(peer)
+	if !ok || !s.guard.Allowed(ip) {
+		return false
+	}
+	ports, method := s.verifier.requestPorts(client, ip)
+	network := AnyNetwork
+	switch _, udpClient := client.(*net.UDPAddr); {
+	case method == stun.MethodConnect:
+		network = TCP
+	case method == stun.MethodChannelBind || udpClient:
+		// Channels exist on UDP relays only (RFC 6062 §6.2), and a client
+		// over UDP holds UDP relays only.
+		network = UDP
+	}
+	if len(ports) == 0 {
+		// Every permission-bearing request names its peer with a port; not
+		// knowing it means something is out of step: refuse.
+		return false
+	}
+	for _, ap := range ports {
+		if !s.guard.AllowedPort(ap, network) {
+			return false
+		}
+	}
+	return true
 }
 
 func addrString(a net.Addr) string {

@@ -59,8 +59,10 @@ func TestTLS_RenewedCertificateForNewClientsWhileOldAllocationRelays(t *testing.
 	cfg := testConfig()
 	cfg.TLSPort = 0
 	cfg.GetCertificate = func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return current.Load(), nil }
-	s := startServer(t, cfg, nil)
 	echo := udpEcho(t)
+	echoPort := echo.LocalAddr().(*net.UDPAddr).Port
+	cfg.MediaUDPPorts = append(cfg.MediaUDPPorts, echoPort)
+	s := startServer(t, cfg, nil)
 	user, pass := Credentials(testSecret, "caller", time.Hour, time.Now())
 
 	old, served := dialTLS(t, s, user, pass)
@@ -70,7 +72,7 @@ func TestTLS_RenewedCertificateForNewClientsWhileOldAllocationRelays(t *testing.
 	if code := old.allocate(protoUDP); code != 0 {
 		t.Fatalf("allocate over TLS: %d", code)
 	}
-	if code := old.createPermission(net.IPv4(127, 0, 0, 1), false); code != 0 {
+	if code := old.createPermission(net.IPv4(127, 0, 0, 1), echoPort, false); code != 0 {
 		t.Fatalf("permission: %d", code)
 	}
 	relayEcho(t, old, echo, "before renewal")

@@ -2,7 +2,6 @@ package turn
 
 import (
 	"fmt"
-	"net"
 	"regexp"
 	"strconv"
 	"strings"
@@ -46,8 +45,8 @@ func TestUclient_ValidCredentialsAllocateAndRelay(t *testing.T) {
 	cfg := testConfig()
 	cfg.CertFile, cfg.KeyFile = selfSignedCert(t, dir)
 	cfg.TLSPort = 0
+	udpPeer := uclientMediaPeer(t, &cfg)
 	s := startServer(t, cfg, nil)
-	udpPeer := strconv.Itoa(udpEcho(t).LocalAddr().(*net.UDPAddr).Port)
 	port, tlsPort := strconv.Itoa(s.Port()), strconv.Itoa(s.TLSPort())
 	user, pass := Credentials(testSecret, "alice", time.Hour, time.Now())
 
@@ -58,8 +57,6 @@ func TestUclient_ValidCredentialsAllocateAndRelay(t *testing.T) {
 		"tcp": {"-t", "-c", "-e", "127.0.0.1", "-r", udpPeer, "-p", port},
 		// TLS to the server, UDP relay.
 		"tls": {"-t", "-S", "-c", "-e", "127.0.0.1", "-r", udpPeer, "-p", tlsPort},
-		// RFC 6062 TCP relay, client to client through two TCP allocations.
-		"tcp-relay": {"-T", "-p", port},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -109,8 +106,8 @@ func TestUclient_RotationAcceptsOldAndNewSecret(t *testing.T) {
 	const oldSecret, newSecret = "the-old-secret-0123456789", "the-new-secret-0123456789"
 	cfg := testConfig()
 	cfg.Secret, cfg.PreviousSecrets = newSecret, []string{oldSecret}
+	peer := uclientMediaPeer(t, &cfg)
 	s := startServer(t, cfg, nil)
-	peer := strconv.Itoa(udpEcho(t).LocalAddr().(*net.UDPAddr).Port)
 	run := func(secret string) (string, int) {
 		user, pass := Credentials(secret, "alice", time.Hour, time.Now())
 		return uclient(t, "-c", "-u", user, "-w", pass, "-e", "127.0.0.1", "-r", peer, "-n", "3",

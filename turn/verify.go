@@ -3,6 +3,7 @@ package turn
 import (
 	"encoding/binary"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,7 +24,19 @@ type verifier struct {
 
 	mu        sync.Mutex
 	verified  map[string]verifiedKey
+	peers     map[string]requestPeers
 	lastSweep time.Time
+}
+
+// requestPeers are the peer addresses (with ports) named by the latest
+// CreatePermission, ChannelBind or Connect request from one client. pion's
+// PermissionHandler sees only the peer IP; pion handles a client's requests
+// one at a time, right after the verifier saw them (one datagram per read on
+// UDP, one frame per read on TCP), so the handler finds the ports here.
+type requestPeers struct {
+	method stun.Method
+	peers  []netip.AddrPort
+	at     time.Time
 }
 
 type verifiedKey struct {
@@ -37,7 +50,7 @@ const (
 )
 
 func newVerifier(realm string, now func() time.Time, current string, previous []string) *verifier {
-	v := &verifier{realm: realm, now: now, verified: map[string]verifiedKey{}}
+	v := &verifier{realm: realm, now: now, verified: map[string]verifiedKey{}, peers: map[string]requestPeers{}}
 	v.setSecrets(current, previous)
 	return v
 }
@@ -60,7 +73,11 @@ func (v *verifier) observe(src net.Addr, b []byte) {
 		return
 	}
 	m := &stun.Message{Raw: append([]byte(nil), b...)}
-	if m.Decode() != nil || !m.Contains(stun.AttrMessageIntegrity) {
+	if m.Decode() != nil {
+		return
+	}
+	v.recordPeers(src, m)
+	if !m.Contains(stun.AttrMessageIntegrity) {
 		return
 	}
 	var user stun.Username
@@ -92,6 +109,62 @@ func (v *verifier) observe(src net.Addr, b []byte) {
 	v.verified[k] = verifiedKey{key: key, at: now}
 }
 
+// recordPeers keeps the peer addresses of a permission-bearing request from
+// src, and forgets them at src's next STUN message.
+func (v *verifier) recordPeers(src net.Addr, m *stun.Message) {
+	k := src.Network() + "/" + src.String()
+	var rp requestPeers
+	if m.Type.Class == stun.ClassRequest {
+		switch m.Type.Method {
+		case stun.MethodCreatePermission, stun.MethodChannelBind, stun.MethodConnect:
+			rp.method = m.Type.Method
+			_ = m.ForEach(stun.AttrXORPeerAddress, func(m *stun.Message) error {
+				var a stun.XORMappedAddress
+				if a.GetFromAs(m, stun.AttrXORPeerAddress) == nil {
+					if ap, ok := addrPort(a.IP, a.Port); ok {
+						rp.peers = append(rp.peers, ap)
+					}
+				}
+				return nil
+			})
+		}
+	}
+	now := v.now()
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if rp.method == 0 {
+		delete(v.peers, k)
+		return
+	}
+	if len(v.peers) >= maxVerifiedCache {
+		clear(v.peers) // as for verified: a flood only costs its own precision
+	}
+	rp.at = now
+	v.peers[k] = rp
+}
+
+// requestPorts returns the peer addresses on ip named by the request being
+// handled for src, and that request's method.
+func (v *verifier) requestPorts(src net.Addr, ip netip.Addr) ([]netip.AddrPort, stun.Method) {
+	if src == nil {
+		return nil, 0
+	}
+	v.mu.Lock()
+	rp, ok := v.peers[src.Network()+"/"+src.String()]
+	v.mu.Unlock()
+	if !ok {
+		return nil, 0
+	}
+	ip = ip.Unmap()
+	var out []netip.AddrPort
+	for _, ap := range rp.peers {
+		if ap.Addr().Unmap() == ip {
+			out = append(out, ap)
+		}
+	}
+	return out, rp.method
+}
+
 // lookup returns the key that verified the latest request from src with username.
 func (v *verifier) lookup(src net.Addr, username string) ([]byte, bool) {
 	if src == nil {
@@ -116,6 +189,11 @@ func (v *verifier) sweepLocked(now time.Time) {
 	for k, e := range v.verified {
 		if now.Sub(e.at) > verifiedTTL {
 			delete(v.verified, k)
+		}
+	}
+	for k, e := range v.peers {
+		if now.Sub(e.at) > verifiedTTL {
+			delete(v.peers, k)
 		}
 	}
 }
@@ -169,36 +247,45 @@ func nextFrame(b []byte) (int, frameResult) {
 	return size, frameComplete
 }
 
-// streamObserver re-frames a TURN-over-TCP byte stream on the side, without
-// holding bytes back. After an RFC 6062 ConnectionBind the stream carries raw
-// peer data; once framing fails it stops looking.
+// streamObserver re-frames a TURN-over-TCP byte stream on the side. After
+// an RFC 6062 ConnectionBind the stream carries raw peer data; once framing
+// fails it stops looking.
 type streamObserver struct {
 	buf []byte
 	off bool
 }
 
-func (o *streamObserver) feed(b []byte, frame func([]byte)) {
+// feedOne takes bytes from b up to the end of the first frame they
+// complete, shows that frame, and returns how many bytes it took: the
+// caller hands pion those first, so pion handles each request right after
+// it was observed (the PermissionHandler relies on that).
+func (o *streamObserver) feedOne(b []byte, frame func([]byte)) int {
 	if o.off || len(b) == 0 {
-		return
+		return len(b)
 	}
+	had := len(o.buf)
 	o.buf = append(o.buf, b...)
 	for {
 		n, res := nextFrame(o.buf)
 		switch res {
 		case frameInvalid:
 			o.off, o.buf = true, nil
-			return
+			return len(b)
 		case frameIncomplete:
 			if len(o.buf) > maxFrame {
 				o.off, o.buf = true, nil
 			}
-			return
+			return len(b)
 		}
 		frame(o.buf[:n])
-		o.buf = o.buf[n:]
-		if len(o.buf) == 0 {
-			o.buf = nil
+		if n <= had {
+			// A frame shorter than the 9 bytes framing needs, already handed
+			// over (only tiny ChannelData): look further.
+			o.buf, had = o.buf[n:], had-n
+			continue
 		}
+		o.buf = nil
+		return n - had
 	}
 }
 
@@ -247,16 +334,37 @@ type verifyingConn struct {
 	l       *verifyingListener
 	obs     streamObserver
 	timeout time.Duration
+	// pending holds bytes read past the end of a frame, for the next Read;
+	// readErr is the error that came with them.
+	pending []byte
+	readErr error
 }
 
+// Read returns at most one complete frame's end per call, so each request
+// is observed just before pion handles it.
 func (c *verifyingConn) Read(p []byte) (int, error) {
-	_ = c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
-	n, err := c.Conn.Read(p)
-	if n > 0 {
+	if len(c.pending) == 0 {
+		if c.readErr != nil {
+			return 0, c.readErr
+		}
+		_ = c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
+		n, err := c.Conn.Read(p)
+		if n == 0 {
+			return 0, err
+		}
 		c.timeout = c.l.timeouts.idle
-		c.obs.feed(p[:n], func(frame []byte) { c.l.v.observe(c.Conn.RemoteAddr(), frame) })
+		c.pending, c.readErr = append(c.pending[:0], p[:n]...), err
 	}
-	return n, err
+	take := c.obs.feedOne(c.pending[:min(len(c.pending), len(p))],
+		func(frame []byte) { c.l.v.observe(c.Conn.RemoteAddr(), frame) })
+	n := copy(p, c.pending[:take])
+	c.pending = c.pending[n:]
+	if len(c.pending) == 0 && c.readErr != nil {
+		err := c.readErr
+		c.readErr = nil
+		return n, err
+	}
+	return n, nil
 }
 
 func (c *verifyingConn) Close() error {

@@ -8,9 +8,26 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// loopbackAPI gathers host candidates on 127.0.0.1 only, like a media
-// server whose MediaIPs is 127.0.0.1.
-func loopbackAPI() *webrtc.API {
+// loopbackMedia is a media server's pion API: host candidates on one UDP
+// port of 127.0.0.1 (like the SFU's UDP mux), which it makes cfg's media port.
+func loopbackMedia(t *testing.T, cfg *Config) *webrtc.API {
+	t.Helper()
+	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := webrtc.NewICEUDPMux(nil, conn)
+	t.Cleanup(func() { _ = mux.Close() })
+	cfg.MediaUDPPorts = append(cfg.MediaUDPPorts, conn.LocalAddr().(*net.UDPAddr).Port)
+	var se webrtc.SettingEngine
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetICEUDPMux(mux)
+	return webrtc.NewAPI(webrtc.WithSettingEngine(se))
+}
+
+// relayClientAPI is the browser side: it uses relay candidates only.
+func relayClientAPI() *webrtc.API {
 	var se webrtc.SettingEngine
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeTCP4})
@@ -21,7 +38,9 @@ func loopbackAPI() *webrtc.API {
 // A relay-only pion peer reaches a peer on 127.0.0.1 through our TURN
 // server and exchanges data; the relayed bytes show in the metrics.
 func TestWebRTC_RelayOnlyPeerExchangesDataThroughTURN(t *testing.T) {
-	s := startServer(t, testConfig(), nil)
+	cfg := testConfig()
+	mediaAPI := loopbackMedia(t, &cfg)
+	s := startServer(t, cfg, nil)
 	ice, err := s.ICEServers("alice")
 	if err != nil {
 		t.Fatal(err)
@@ -31,8 +50,7 @@ func TestWebRTC_RelayOnlyPeerExchangesDataThroughTURN(t *testing.T) {
 		servers = append(servers, webrtc.ICEServer{URLs: is.URLs, Username: is.Username, Credential: is.Credential})
 	}
 
-	api := loopbackAPI()
-	client, err := api.NewPeerConnection(webrtc.Configuration{
+	client, err := relayClientAPI().NewPeerConnection(webrtc.Configuration{
 		ICEServers:         servers,
 		ICETransportPolicy: webrtc.ICETransportPolicyRelay,
 	})
@@ -40,7 +58,7 @@ func TestWebRTC_RelayOnlyPeerExchangesDataThroughTURN(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer client.Close()
-	media, err := api.NewPeerConnection(webrtc.Configuration{})
+	media, err := mediaAPI.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		t.Fatal(err)
 	}

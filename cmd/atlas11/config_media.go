@@ -97,7 +97,23 @@ func (c SFUConfig) mediaIPs() []string {
 	return ips
 }
 
-func (c TURNConfig) toTURN(secret string, media []string) turn.Config {
+// mediaPorts are the SFU's own ports, the only ones a relay may reach on
+// its addresses: the bound UDP port and ICE-TCP port (tcp is 0 when ICE-TCP
+// is off).
+type mediaPorts struct{ udp, tcp int }
+
+func (p mediaPorts) lists() (udp, tcp []int) {
+	if p.udp > 0 {
+		udp = []int{p.udp}
+	}
+	if p.tcp > 0 {
+		tcp = []int{p.tcp}
+	}
+	return udp, tcp
+}
+
+func (c TURNConfig) toTURN(secret string, media []string, ports mediaPorts) turn.Config {
+	udp, tcp := ports.lists()
 	if c.Secret != "" {
 		secret = c.Secret
 	}
@@ -116,6 +132,8 @@ func (c TURNConfig) toTURN(secret string, media []string) turn.Config {
 		PreviousSecrets:        c.PreviousSecrets,
 		CredentialTTL:          c.CredentialTTL,
 		MediaIPs:               media,
+		MediaUDPPorts:          udp,
+		MediaTCPPorts:          tcp,
 		AllowPeers:             c.AllowPeers,
 		MaxAllocationsPerUser:  c.MaxAllocationsPerUser,
 		MaxAllocations:         c.MaxAllocations,
@@ -137,7 +155,8 @@ func (c *Config) validateMedia() error {
 	}
 	if c.TURN.Enabled {
 		// The secret may still be generated; validate with a placeholder.
-		if err := c.TURN.toTURN("placeholder-secret-0123456789", c.SFU.mediaIPs()).Validate(); err != nil {
+		// The SFU's ports may be 0 (picked at start); validate with placeholders.
+		if err := c.TURN.toTURN("placeholder-secret-0123456789", c.SFU.mediaIPs(), mediaPorts{udp: 1, tcp: 1}).Validate(); err != nil {
 			return fmt.Errorf("config: %w", err)
 		}
 	}

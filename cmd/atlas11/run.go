@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -256,7 +257,16 @@ func newPlatform(cfg Config, stderr io.Writer, media bool) (*platform, error) {
 		p.closers = append(p.closers, p.certs.acme.Close)
 	}
 	if cfg.TURN.Enabled {
-		tc := cfg.TURN.toTURN(secrets.TURN, cfg.SFU.mediaIPs())
+		// The relay may reach the SFU's bound ports on its addresses, and no
+		// other port there (the HTTP API, /metrics, other local services).
+		var ports mediaPorts
+		if a, ok := p.media.UDPAddr().(*net.UDPAddr); ok {
+			ports.udp = a.Port
+		}
+		if a, ok := p.media.TCPAddr().(*net.TCPAddr); ok {
+			ports.tcp = a.Port
+		}
+		tc := cfg.TURN.toTURN(secrets.TURN, cfg.SFU.mediaIPs(), ports)
 		if p.certs.turn != nil {
 			tc.GetCertificate = p.certs.turn.GetCertificate
 			if tc.PublicHost == "" && len(cfg.TLS.Domains) > 0 {
