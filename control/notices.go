@@ -53,6 +53,7 @@ type Notice struct {
 	Kind      NoticeKind `json:"kind"`
 	UserID    string     `json:"user_id"`
 	Email     string     `json:"email"`
+	ToExpert  bool       `json:"to_expert"` // the recipient is the booking's expert
 	Name      string     `json:"name"`
 	Locale    string     `json:"locale"`
 	TimeZone  string     `json:"time_zone"`
@@ -164,6 +165,7 @@ func bookingNotices(tx Tx, now time.Time, prev, b Booking) error {
 		n := base
 		n.Kind = kind
 		n.ID = string(kind) + "." + b.ID + "." + to + suffix
+		n.ToExpert = to == b.ExpertID
 		if err := recipient(tx, to, &n); err != nil {
 			return err
 		}
@@ -267,6 +269,7 @@ func remind(tx Tx, now time.Time, id string) error {
 	for _, u := range to {
 		n := base
 		n.ID = string(NoticeReminder) + "." + b.ID + "." + u + "." + hs
+		n.ToExpert = u == b.ExpertID
 		if err := recipient(tx, u, &n); err != nil {
 			return err
 		}

@@ -39,20 +39,28 @@ const pebbleVersion = "v2.10.3"
 // pebbleBinary builds (once per version) and returns the pebble program.
 func pebbleBinary(t *testing.T) string {
 	t.Helper()
+	return goTool(t, "github.com/letsencrypt/pebble/v2/cmd/pebble", pebbleVersion)
+}
+
+// goTool builds a Go program from the module proxy at a pinned version,
+// once per version, into ~/.cache/atlas11/bin, and returns its path.
+func goTool(t *testing.T, pkg, version string) string {
+	t.Helper()
 	home, err := os.UserHomeDir()
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := filepath.Join(home, ".cache", "atlas11", "bin", "pebble-"+pebbleVersion)
-	bin := filepath.Join(dir, "pebble")
+	name := pkg[strings.LastIndex(pkg, "/")+1:]
+	dir := filepath.Join(home, ".cache", "atlas11", "bin", name+"-"+version)
+	bin := filepath.Join(dir, name)
 	if _, err := os.Stat(bin); err == nil {
 		return bin
 	}
-	cmd := exec.Command("go", "install", "github.com/letsencrypt/pebble/v2/cmd/pebble@"+pebbleVersion)
+	cmd := exec.Command("go", "install", pkg+"@"+version)
 	cmd.Dir = t.TempDir() // outside this module: go install pkg@version builds on its own
 	cmd.Env = append(os.Environ(), "GOBIN="+dir, "GOFLAGS=")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go install pebble@%s: %v\n%s", pebbleVersion, err, out)
+		t.Fatalf("go install %s@%s: %v\n%s", pkg, version, err, out)
 	}
 	return bin
 }

@@ -30,6 +30,7 @@ type Config struct {
 	SFU       SFUConfig        `yaml:"sfu"`
 	TURN      TURNConfig       `yaml:"turn"`
 	TLS       TLSSettings      `yaml:"tls"`
+	Mail      MailSettings     `yaml:"mail"`
 }
 
 // HTTPConfig is the main listener: API, signaling WebSocket, web app, metrics.
@@ -76,6 +77,7 @@ func DefaultConfig() Config {
 		SFU:       defaultSFUConfig(),
 		TURN:      defaultTURNConfig(),
 		TLS:       defaultTLSSettings(),
+		Mail:      defaultMailSettings(),
 	}
 }
 
@@ -122,6 +124,7 @@ var envKeys = []struct {
 	}},
 	{"ATLAS11_CALL_TOKEN_SECRET", func(c *Config, v string) error { c.Secrets.CallToken = v; return nil }},
 	{"ATLAS11_INTERNAL_SECRET", func(c *Config, v string) error { c.Secrets.Internal = v; return nil }},
+	{"ATLAS11_SMTP_PASSWORD", func(c *Config, v string) error { c.Mail.Password = v; return nil }},
 }
 
 // LoadEnv applies ATLAS11_* environment variables.
@@ -186,6 +189,9 @@ func (c *Config) Validate() error {
 		return errors.New("config: secrets.internal must be at least 32 characters")
 	}
 	if err := c.validateTLS(); err != nil {
+		return err
+	}
+	if err := c.validateMail(); err != nil {
 		return err
 	}
 	if err := c.validateMedia(); err != nil {

@@ -76,8 +76,14 @@ func (b *lockedBuffer) String() string {
 // spawn starts the binary on dataDir and waits for its listening line.
 func spawn(t *testing.T, bin, dataDir string, extra ...string) *proc {
 	t.Helper()
+	return spawnWith(t, bin, dataDir, testConfig, extra...)
+}
+
+// spawnWith is spawn with another config file.
+func spawnWith(t *testing.T, bin, dataDir, config string, extra ...string) *proc {
+	t.Helper()
 	cfg := filepath.Join(dataDir, "..", "test.yaml")
-	if err := os.WriteFile(cfg, []byte(testConfig), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data", dataDir, "--config", cfg}, extra...)

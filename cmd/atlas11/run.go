@@ -210,7 +210,13 @@ func newPlatform(cfg Config, stderr io.Writer, media bool) (*platform, error) {
 		p.sim = control.NewSimClock(start)
 		clock = p.sim
 	}
+	mailer, err := cfg.mailer()
+	if err != nil {
+		p.close()
+		return nil, err
+	}
 	svc, err := control.NewService(control.Config{
+		Mailer:     mailer,
 		Store:      db,
 		Gateway:    control.NewSandboxGateway(),
 		Clock:      clock,
