@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -12,6 +13,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -378,4 +381,139 @@ func TestMail_DeliveredRetriedFailedAndResentThroughMailpit(t *testing.T) {
 	if _, err := os.Stat(dataDir); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// Crash safety of the outbox: the binary is killed with SIGKILL at random
+// moments while clients book and confirmations go out; after the restarts,
+// every booking that committed as confirmed has its confirmation in
+// Mailpit under one Message-ID, and nothing was sent for one that did not.
+// A kill between the relay's acceptance and the "sent" commit can repeat a
+// message after its lease, under the same Message-ID (at most one per kill).
+func TestMail_SIGKILLWhileBookingAndSendingLosesAndInventsNothing(t *testing.T) {
+	mp := startMailpit(t)
+	bin := buildBinary(t)
+	dataDir := filepath.Join(t.TempDir(), "data")
+	env := func(k string) string {
+		if k == "ATLAS11_OPERATOR_PASSWORD" {
+			return "quiet harbour lantern"
+		}
+		return ""
+	}
+	if err := run(t.Context(), []string{"operator", "create", "--email", "ops@mail.test", "--name", "Ops", "--data", dataDir},
+		env, strings.NewReader(""), io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig + fmt.Sprintf("mail:\n  smtp_host: 127.0.0.1\n  smtp_port: %d\n  tls: none\n  from: no-reply@atlas11.test\n", mp.smtp)
+	p := spawnWith(t, bin, dataDir, cfg, "--clock=sim")
+	signIn := func(c *client, email, pass string) {
+		t.Helper()
+		mustDo(t, c, "POST", "/api/v1/auth/signin", map[string]any{"email": email, "password": pass}, nil)
+	}
+	ex := newClient(p.base)
+	mustDo(t, ex, "POST", "/api/v1/auth/signup", map[string]any{"email": "ana@mail.test", "password": "amber orchard violin",
+		"name": "Ana", "role": "expert", "time_zone": "Europe/Paris"}, nil)
+	const nClients, perRound, rounds = 4, 150, 3
+	clients := make([]*client, nClients)
+	for i := range clients {
+		clients[i] = newClient(p.base)
+		mustDo(t, clients[i], "POST", "/api/v1/auth/signup", map[string]any{"email": fmt.Sprintf("c%d@mail.test", i),
+			"password": "silver meadow compass", "name": fmt.Sprintf("Client %d", i), "role": "client"}, nil)
+	}
+	var clock struct {
+		Now time.Time `json:"now"`
+	}
+	mustDo(t, ex, "GET", "/api/v1/settings", nil, nil)
+	op := newClient(p.base)
+	signIn(op, "ops@mail.test", "quiet harbour lantern")
+	mustDo(t, op, "GET", "/api/v1/sim/clock", nil, &clock)
+	start := clock.Now.Add(10 * 24 * time.Hour).Truncate(time.Hour)
+	var slots []control.Slot
+	for i := range perRound * rounds {
+		var s control.Slot
+		mustDo(t, ex, "POST", "/api/v1/me/slots", map[string]any{"start": start.Add(time.Duration(i) * time.Hour), "minutes": 30,
+			"price_cents": 2500, "media": []string{"video"}}, &s)
+		slots = append(slots, s)
+	}
+	rng := rand.New(rand.NewPCG(7, uint64(time.Now().UnixNano())))
+	for round := range rounds {
+		var wg sync.WaitGroup
+		for ci, c := range clients {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for j := ci; j < perRound; j += nClients {
+					_, _ = c.do("POST", "/api/v1/bookings", map[string]any{"slot_id": slots[round*perRound+j].ID},
+						map[string]string{"Idempotency-Key": fmt.Sprintf("r%d-%d", round, j)}, nil)
+				}
+			}()
+		}
+		time.Sleep(time.Duration(50+rng.IntN(250)) * time.Millisecond)
+		_ = p.cmd.Process.Signal(syscall.SIGKILL)
+		_ = p.cmd.Wait()
+		wg.Wait()
+		p = spawnWith(t, bin, dataDir, cfg, "--clock=sim")
+		for _, c := range append(clients, ex, op) {
+			c.rebase(p.base)
+		}
+	}
+	t.Cleanup(func() { _ = p.cmd.Process.Kill(); _ = p.cmd.Wait() })
+	signIn(op, "ops@mail.test", "quiet harbour lantern")
+	// Past the holds' timeout and the senders' lease: everything settles.
+	mustDo(t, op, "POST", "/api/v1/sim/clock", map[string]any{"advance": "20m"}, nil)
+	want := map[string]bool{} // confirmation Message-IDs owed
+	for i, c := range clients {
+		signIn(c, fmt.Sprintf("c%d@mail.test", i), "silver meadow compass")
+		var bs []control.Booking
+		mustDo(t, c, "GET", "/api/v1/bookings?from="+start.Add(-time.Hour).Format(time.RFC3339)+"&to="+start.Add(30*24*time.Hour).Format(time.RFC3339), nil, &bs)
+		for _, b := range bs {
+			if b.Status == control.StatusConfirmed {
+				var me struct {
+					User control.User `json:"user"`
+				}
+				mustDo(t, c, "GET", "/api/v1/me", nil, &me)
+				want["booking_confirmed."+b.ID+"."+me.User.ID+"@atlas11.test"] = true
+			}
+		}
+	}
+	if len(want) == 0 {
+		t.Fatal("no booking committed: the load never reached the store")
+	}
+	// Each confirmation to a client, and one to the expert per booking.
+	var list struct {
+		Messages []mailSummary `json:"messages"`
+	}
+	seen := map[string]int{}
+	for range 150 {
+		mp.getJSON("/api/v1/messages?limit=2000", &list)
+		clear(seen)
+		for _, m := range list.Messages {
+			if strings.HasPrefix(m.MessageID, "booking_confirmed.") {
+				seen[m.MessageID]++
+			}
+		}
+		if len(seen) >= len(want) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	dups := 0
+	for id, n := range seen {
+		if !want[id] {
+			t.Errorf("a confirmation for a booking that is not confirmed: %s", id)
+		}
+		dups += n - 1
+	}
+	for id := range want {
+		if seen[id] == 0 {
+			t.Errorf("confirmation lost: %s", id)
+		}
+	}
+	if dups > rounds {
+		t.Errorf("%d repeated confirmations for %d kills", dups, rounds)
+	}
+	if len(want) == perRound*rounds {
+		t.Error("every booking committed: no kill landed during the load")
+	}
+	t.Logf("%d of %d bookings confirmed, %d confirmations delivered, %d repeated under the same Message-ID",
+		len(want), perRound*rounds, len(seen), dups)
 }
