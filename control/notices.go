@@ -413,6 +413,22 @@ func (s *Service) Notices(ctx context.Context, operatorID string, f NoticeFilter
 	return out, err
 }
 
+// Notice returns one notice (operators only).
+func (s *Service) Notice(ctx context.Context, operatorID, id string) (Notice, error) {
+	var n Notice
+	err := s.view(func(tx Tx) error {
+		if _, err := actor(tx, operatorID, RoleOperator); err != nil {
+			return err
+		}
+		ok, err := getJSON(tx, bNotices, id, &n)
+		if err != nil || !ok {
+			return Errorf(NotFound, "notice_not_found", "no such notice")
+		}
+		return nil
+	})
+	return n, err
+}
+
 // ResendNotice queues a failed notice again with a fresh series of attempts.
 func (s *Service) ResendNotice(ctx context.Context, operatorID, id string) (Notice, error) {
 	var n Notice

@@ -84,16 +84,18 @@ func (c *Config) baseURL() string {
 	return "http://" + net.JoinHostPort(host, port)
 }
 
-// mailer is the notices' sender, or nil without a mail server.
-func (c *Config) mailer() (control.Mailer, error) {
-	if c.Mail.SMTPHost == "" {
-		return nil, nil
-	}
+// mailer is the notices' sender, or nil without a mail server, and their
+// renderer (for the operator's preview, with or without a server).
+func (c *Config) mailer() (control.Mailer, *notify.Renderer, error) {
 	r, err := notify.NewRenderer(c.baseURL(), addrOnly(c.Mail.From))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return notify.NewSMTP(c.Mail.smtp(), r)
+	if c.Mail.SMTPHost == "" {
+		return nil, r, nil
+	}
+	m, err := notify.NewSMTP(c.Mail.smtp(), r)
+	return m, r, err
 }
 
 func addrOnly(from string) string {

@@ -210,7 +210,7 @@ func newPlatform(cfg Config, stderr io.Writer, media bool) (*platform, error) {
 		p.sim = control.NewSimClock(start)
 		clock = p.sim
 	}
-	mailer, err := cfg.mailer()
+	mailer, renderer, err := cfg.mailer()
 	if err != nil {
 		p.close()
 		return nil, err
@@ -303,6 +303,10 @@ func newPlatform(cfg Config, stderr io.Writer, media bool) (*platform, error) {
 		InternalSecret: secrets.Internal,
 		SupportEmail:   cfg.Rules.SupportEmail,
 		SecureCookies:  cfg.HTTP.SecureCookies || cfg.TLS.On(),
+		RenderNotice: func(n control.Notice) (api.NoticePreview, error) {
+			m, err := renderer.Render(n)
+			return api.NoticePreview{Subject: m.Subject, Text: m.Text, HTML: m.HTML}, err
+		},
 	})
 	if err != nil {
 		p.close()

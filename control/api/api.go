@@ -52,6 +52,9 @@ type Deps struct {
 	SecureCookies  bool
 	// Now is the clock of the sign-in rate limiter; nil: wall clock.
 	Now func() time.Time
+	// RenderNotice shows an e-mail as its recipient would read it, for the
+	// operator's view of the outbox; nil: no preview.
+	RenderNotice func(control.Notice) (NoticePreview, error)
 }
 
 // server holds the handlers' dependencies; one per New call, no globals.
@@ -72,6 +75,7 @@ type server struct {
 	dec       decoder
 	reqs      *prometheus.CounterVec
 	latency   *prometheus.HistogramVec
+	render    func(control.Notice) (NoticePreview, error)
 }
 
 // New returns the handler serving everything under /api/v1.
@@ -89,7 +93,7 @@ func newServer(deps Deps) (*server, error) {
 	}
 	s := &server{svc: deps.Service, log: deps.Logger, sim: deps.SimClock, ice: deps.ICEServers,
 		backup: deps.Backup, secret: deps.InternalSecret, support: deps.SupportEmail,
-		secure: deps.SecureCookies, argon: defaultArgon()}
+		secure: deps.SecureCookies, argon: defaultArgon(), render: deps.RenderNotice}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

@@ -20,6 +20,7 @@ import (
 
 	"atlas11/control"
 	"atlas11/control/bolt"
+	"atlas11/control/notify"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -59,6 +60,18 @@ func (bounceMailer) Send(_ context.Context, n control.Notice) error {
 	return nil
 }
 
+// renderNotice renders with the real templates.
+func renderNotice(t testing.TB) func(control.Notice) (NoticePreview, error) {
+	r, err := notify.NewRenderer("https://atlas11.test", "no-reply@atlas11.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(n control.Notice) (NoticePreview, error) {
+		m, err := r.Render(n)
+		return NoticePreview{Subject: m.Subject, Text: m.Text, HTML: m.HTML}, err
+	}
+}
+
 type envOpt func(*Deps)
 
 func withoutSim() envOpt        { return func(d *Deps) { d.SimClock = nil } }
@@ -82,7 +95,7 @@ func newEnv(t testing.TB, opts ...envOpt) *env {
 	reg := prometheus.NewRegistry()
 	e := &env{t: t, clock: clock, svc: svc, gw: gw, db: db, reg: reg, seen: map[string]bool{}}
 	deps := Deps{Service: svc, Registerer: reg, SimClock: clock, InternalSecret: testSecret,
-		Backup: db.Backup, Now: clock.Now, SupportEmail: "help@atlas11.test",
+		Backup: db.Backup, Now: clock.Now, SupportEmail: "help@atlas11.test", RenderNotice: renderNotice(t),
 		ICEServers: func(userID string) []ICEServer {
 			e.ice.Add(1)
 			return []ICEServer{{URLs: []string{"turn:127.0.0.1:3478"}, Username: "u-" + userID, Credential: "c"}}

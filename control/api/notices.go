@@ -17,3 +17,29 @@ func (s *server) notices(r *request) (any, error) {
 func (s *server) resendNotice(r *request) (any, error) {
 	return s.svc.ResendNotice(r.ctx(), r.user.ID, r.param("id"))
 }
+
+// NoticePreview is a notice as its recipient would read it.
+type NoticePreview struct {
+	Subject string `json:"subject"`
+	Text    string `json:"text"`
+	HTML    string `json:"html"`
+}
+
+type noticeView struct {
+	Notice  control.Notice `json:"notice"`
+	Preview NoticePreview  `json:"preview"`
+}
+
+func (s *server) notice(r *request) (any, error) {
+	n, err := s.svc.Notice(r.ctx(), r.user.ID, r.param("id"))
+	if err != nil {
+		return nil, err
+	}
+	v := noticeView{Notice: n}
+	if s.render != nil {
+		if v.Preview, err = s.render(n); err != nil {
+			s.log.Error("notice preview failed", "notice", n.ID, "err", err)
+		}
+	}
+	return v, nil
+}

@@ -147,6 +147,8 @@ func routes() []route {
 			Access: operator, Status: http.StatusNoContent, Handle: (*server).resolveJob},
 		{Method: "GET", Path: "/operator/notices", ID: "notices", Summary: "E-mails owed and their delivery, newest first; filter by state (queued, retrying, sent, failed) or user",
 			Access: operator, Query: []string{"state", "user"}, Resp: []control.Notice{}, Status: http.StatusOK, Handle: (*server).notices},
+		{Method: "GET", Path: "/operator/notices/:id", ID: "notice", Summary: "One e-mail with its delivery state and the text its recipient reads",
+			Access: operator, Resp: noticeView{}, Status: http.StatusOK, Handle: (*server).notice},
 		{Method: "POST", Path: "/operator/notices/:id/resend", ID: "resendNotice", Summary: "Send a failed e-mail again, with a fresh series of attempts",
 			Access: operator, Resp: control.Notice{}, Status: http.StatusOK, Handle: (*server).resendNotice},
 		{Method: "GET", Path: "/settings", ID: "publicSettings", Summary: "The rules' current values (minimum prices, cap, windows, payout days, support address), for the screens",

@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -117,6 +118,12 @@ func TestOpenAPI_EveryRouteAnswersItsDocumentedShape(t *testing.T) {
 		t.Fatalf("failed notices %+v, want the bounced confirmation", failed)
 	}
 	op.get("/operator/notices?state=lost").wantErr(http.StatusBadRequest, "invalid_state")
+	var nv noticeView
+	op.get("/operator/notices/" + failed[0].ID).want(http.StatusOK).decode(&nv)
+	if !strings.HasPrefix(nv.Preview.Subject, "Réservation confirmée") || !strings.Contains(nv.Preview.Text, "Bonjour") {
+		t.Fatalf("notice preview %+v", nv.Preview)
+	}
+	op.get("/operator/notices/nope").wantErr(http.StatusNotFound, "notice_not_found")
 	op.post("/operator/notices/"+failed[0].ID+"/resend", nil).want(http.StatusOK)
 
 	// Payout day (PAY-6): the 16th, after every claim window.

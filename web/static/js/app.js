@@ -29,6 +29,7 @@ const routes = [
   ['/operator/flags', ['operator'], operator.flags],
   ['/operator/payouts', ['operator'], operator.payouts],
   ['/operator/jobs', ['operator'], operator.jobs],
+  ['/operator/notices', ['operator'], operator.notices],
   ['/operator/settings', ['operator'], operator.settings],
   ['/call/:room', ['client', 'expert'], call.view],
 ];
@@ -140,7 +141,7 @@ function navLinks() {
       ['#/expert/profile', t('nav.profile')], ['#/help', t('nav.help')]);
   } else if (u.role === 'operator') {
     links.push(['#/operator', t('nav.op.claims')], ['#/operator/flags', t('nav.op.flags')],
-      ['#/operator/payouts', t('nav.op.payouts')], ['#/operator/jobs', t('nav.op.jobs')], ['#/operator/settings', t('nav.op.settings')]);
+      ['#/operator/payouts', t('nav.op.payouts')], ['#/operator/jobs', t('nav.op.jobs')], ['#/operator/notices', t('nav.op.notices')], ['#/operator/settings', t('nav.op.settings')]);
   }
   return links;
 }

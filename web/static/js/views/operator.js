@@ -138,6 +138,45 @@ export async function jobs(app) {
     t('op.jobs.none'))));
 }
 
+// notices is the e-mail outbox: what the platform sent or would send, with
+// each message's delivery and its text as the recipient reads it. Without a
+// mail server (and in a --clock=sim demo) it shows exactly what would go out.
+export async function notices(app) {
+  let ns;
+  const state = new URLSearchParams(location.hash.split('?')[1] || '').get('state') || '';
+  try { ns = await api.notices(state); } catch (err) { return h('div', {}, h('h1', {}, t('op.notices.title')), loadError(err)); }
+  const view = h('div', { id: 'notice-view', 'aria-live': 'polite' });
+  const show = async (n) => {
+    try {
+      const v = await api.notice(n.id);
+      view.replaceChildren(section(v.preview.subject || t(`op.notices.kind.${n.kind}`), 2,
+        dl([[t('op.notices.to'), `${n.name} <${n.email}>`], [t('op.notices.lang'), n.locale]]),
+        h('pre', { class: 'mail-text' }, v.preview.text)));
+      view.scrollIntoView();
+    } catch (err) { announce(errorText(err)); }
+  };
+  const resend = async (e, n) => {
+    e.currentTarget.disabled = true;
+    try { await api.resendNotice(n.id); flash(t('op.notices.resent')); app.go(app.route); } catch (err) { announce(errorText(err)); }
+  };
+  const filters = h('p', { class: 'actions' }, ...['', 'queued', 'retrying', 'sent', 'failed'].map((st) =>
+    h('a', { href: st ? `#/operator/notices?state=${st}` : '#/operator/notices', 'aria-current': st === state ? 'page' : null },
+      t(st ? `op.notices.state.${st}` : 'op.notices.all'))));
+  return h('div', { class: 'op-notices' },
+    h('h1', {}, t('op.notices.title')),
+    h('p', { class: 'lead' }, t('op.notices.lead')),
+    filters,
+    list(ns, (n) => [
+      h('h2', { class: 'h3' }, t(`op.notices.kind.${n.kind}`), ' ', statusBadge('notice', n.state)),
+      dl([[t('op.notices.to'), n.email], [t('op.notices.created'), when(n.created_at)],
+        [t('op.jobs.attempts'), String(n.attempts)], n.last_error ? [t('op.jobs.error'), h('code', {}, n.last_error)] : null]),
+      h('div', { class: 'actions' },
+        h('button', { type: 'button', class: 'small secondary', 'data-show': n.id, onclick: () => show(n) }, t('op.notices.show')),
+        n.state === 'failed' ? h('button', { type: 'button', class: 'small', 'data-resend': n.id, onclick: (e) => resend(e, n) }, t('op.notices.resend')) : null)],
+    t('op.notices.none')),
+    view);
+}
+
 function jobKind(k) {
   const key = `op.jobs.kind.${k}`;
   const label = t(key);
