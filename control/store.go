@@ -63,6 +63,7 @@ const (
 	bJobFail   = "job_failures"     // kind/id -> FailedJob: retried or dead-lettered work
 	bNotices   = "notices"          // noticeID -> Notice: e-mails owed, with their delivery state
 	bNoticeQ   = "notice_queue"     // nextAttemptBE/noticeID -> "": notices to send
+	bCalFeeds  = "calendar_feeds"   // sha256(feed token) -> userID
 )
 
 // Buckets lists every bucket the domain uses, for a Store to create at open.
@@ -70,5 +71,5 @@ func Buckets() []string {
 	return []string{bUsers, bEmails, bSessions, bProfiles, bSlugs, bRules, bExpRules,
 		bSlots, bExpSlots, bSlotBook, bSched, bBookings, bUserItems, bEvents, bExpEvents,
 		bEventRegs, bClaims, bUserClaim, bEscal, bOpenEsc, bPresence, bJournal, bBalances,
-		bIdem, bOutbox, bDue, bPayouts, bExpPay, bMeta, bJobFail, bNotices, bNoticeQ}
+		bIdem, bOutbox, bDue, bPayouts, bExpPay, bMeta, bJobFail, bNotices, bNoticeQ, bCalFeeds}
 }

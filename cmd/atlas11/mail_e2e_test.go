@@ -303,6 +303,20 @@ func TestMail_DeliveredRetriedFailedAndResentThroughMailpit(t *testing.T) {
 	if mp.invite(expert)["UID"] != inv["UID"] {
 		t.Fatal("the expert's invitation has another UID")
 	}
+	// The client's private feed shows the same entry, to the same parser.
+	var feed struct {
+		Path string `json:"path"`
+	}
+	api(cl, "POST", "/me/calendar-feed", nil, &feed)
+	resp, err := http.Get(p.base + feed.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if f := parseICS(t, ics); f["UID"] != inv["UID"] || f["DTSTART"] != inv["DTSTART"] || f["METHOD"] != "PUBLISH" {
+		t.Fatalf("feed entry %v, invitation %v", f, inv)
+	}
 
 	// 451 while the client cancels: retried, then delivered once.
 	mp.chaos(451)

@@ -303,6 +303,7 @@ func newPlatform(cfg Config, stderr io.Writer, media bool) (*platform, error) {
 		InternalSecret: secrets.Internal,
 		SupportEmail:   cfg.Rules.SupportEmail,
 		SecureCookies:  cfg.HTTP.SecureCookies || cfg.TLS.On(),
+		Calendar:       renderer.Calendar,
 		RenderNotice: func(n control.Notice) (api.NoticePreview, error) {
 			m, err := renderer.Render(n)
 			return api.NoticePreview{Subject: m.Subject, Text: m.Text, HTML: m.HTML}, err

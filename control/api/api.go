@@ -55,6 +55,9 @@ type Deps struct {
 	// RenderNotice shows an e-mail as its recipient would read it, for the
 	// operator's view of the outbox; nil: no preview.
 	RenderNotice func(control.Notice) (NoticePreview, error)
+	// Calendar writes iCalendar entries in a language (feeds, "add to
+	// calendar"); nil: those routes answer 404.
+	Calendar func(lang, name string, entries []control.CalendarEntry, now time.Time) []byte
 }
 
 // server holds the handlers' dependencies; one per New call, no globals.
@@ -76,6 +79,7 @@ type server struct {
 	reqs      *prometheus.CounterVec
 	latency   *prometheus.HistogramVec
 	render    func(control.Notice) (NoticePreview, error)
+	calendar  func(lang, name string, entries []control.CalendarEntry, now time.Time) []byte
 }
 
 // New returns the handler serving everything under /api/v1.
@@ -93,7 +97,8 @@ func newServer(deps Deps) (*server, error) {
 	}
 	s := &server{svc: deps.Service, log: deps.Logger, sim: deps.SimClock, ice: deps.ICEServers,
 		backup: deps.Backup, secret: deps.InternalSecret, support: deps.SupportEmail,
-		secure: deps.SecureCookies, argon: defaultArgon(), render: deps.RenderNotice}
+		secure: deps.SecureCookies, argon: defaultArgon(), render: deps.RenderNotice,
+		calendar: deps.Calendar}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

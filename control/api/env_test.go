@@ -72,6 +72,14 @@ func renderNotice(t testing.TB) func(control.Notice) (NoticePreview, error) {
 	}
 }
 
+func calendarOf(t testing.TB) func(string, string, []control.CalendarEntry, time.Time) []byte {
+	r, err := notify.NewRenderer("https://atlas11.test", "no-reply@atlas11.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.Calendar
+}
+
 type envOpt func(*Deps)
 
 func withoutSim() envOpt        { return func(d *Deps) { d.SimClock = nil } }
@@ -95,7 +103,7 @@ func newEnv(t testing.TB, opts ...envOpt) *env {
 	reg := prometheus.NewRegistry()
 	e := &env{t: t, clock: clock, svc: svc, gw: gw, db: db, reg: reg, seen: map[string]bool{}}
 	deps := Deps{Service: svc, Registerer: reg, SimClock: clock, InternalSecret: testSecret,
-		Backup: db.Backup, Now: clock.Now, SupportEmail: "help@atlas11.test", RenderNotice: renderNotice(t),
+		Backup: db.Backup, Now: clock.Now, SupportEmail: "help@atlas11.test", RenderNotice: renderNotice(t), Calendar: calendarOf(t),
 		ICEServers: func(userID string) []ICEServer {
 			e.ice.Add(1)
 			return []ICEServer{{URLs: []string{"turn:127.0.0.1:3478"}, Username: "u-" + userID, Credential: "c"}}

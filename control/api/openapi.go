@@ -183,6 +183,8 @@ func buildOpenAPI(rs []route) ([]byte, error) {
 		case nil:
 		case binaryBody:
 			ok["content"] = schema{"application/octet-stream": schema{"schema": schema{"type": "string", "format": "binary"}}}
+		case calendarBody:
+			ok["content"] = schema{"text/calendar": schema{"schema": schema{"type": "string"}}}
 		case openAPIBody:
 			ok["content"] = schema{"application/json": schema{"schema": schema{"type": "object"}}}
 		default:

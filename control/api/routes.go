@@ -37,8 +37,9 @@ type route struct {
 
 // Special response bodies.
 type (
-	binaryBody  struct{} // application/octet-stream download
-	openAPIBody struct{} // the OpenAPI document itself
+	binaryBody   struct{} // application/octet-stream download
+	openAPIBody  struct{} // the OpenAPI document itself
+	calendarBody struct{} // text/calendar (RFC 5545)
 )
 
 // routes is the whole API.
@@ -151,6 +152,14 @@ func routes() []route {
 			Access: operator, Resp: noticeView{}, Status: http.StatusOK, Handle: (*server).notice},
 		{Method: "POST", Path: "/operator/notices/:id/resend", ID: "resendNotice", Summary: "Send a failed e-mail again, with a fresh series of attempts",
 			Access: operator, Resp: control.Notice{}, Status: http.StatusOK, Handle: (*server).resendNotice},
+		{Method: "GET", Path: "/bookings/:id/calendar.ics", ID: "bookingCalendar", Summary: "One booking as an iCalendar file, to add to a calendar",
+			Access: signedIn, Resp: calendarBody{}, Status: http.StatusOK, Handle: (*server).bookingCalendar},
+		{Method: "POST", Path: "/me/calendar-feed", ID: "newCalendarFeed", Summary: "A new private calendar feed URL of the caller's appointments and events; the previous one stops working",
+			Access: signedIn, Resp: calendarFeedView{}, Status: http.StatusCreated, Handle: (*server).newCalendarFeed},
+		{Method: "DELETE", Path: "/me/calendar-feed", ID: "revokeCalendarFeed", Summary: "Revoke the caller's calendar feed",
+			Access: signedIn, Status: http.StatusNoContent, Handle: (*server).revokeCalendarFeed},
+		{Method: "GET", Path: "/calendar/:file", ID: "calendarFeed", Summary: "A private calendar feed (the file is <token>.ics), to subscribe to from a calendar app",
+			Access: public, Resp: calendarBody{}, Status: http.StatusOK, Handle: (*server).calendarFeed},
 		{Method: "GET", Path: "/settings", ID: "publicSettings", Summary: "The rules' current values (minimum prices, cap, windows, payout days, support address), for the screens",
 			Access: public, Resp: control.Settings{}, Status: http.StatusOK, Handle: (*server).settings},
 		{Method: "GET", Path: "/operator/settings", ID: "settings", Summary: "Effective settings",

@@ -126,6 +126,13 @@ func TestOpenAPI_EveryRouteAnswersItsDocumentedShape(t *testing.T) {
 	op.get("/operator/notices/nope").wantErr(http.StatusNotFound, "notice_not_found")
 	op.post("/operator/notices/"+failed[0].ID+"/resend", nil).want(http.StatusOK)
 
+	// Calendars: a booking's file, a private feed, its revocation.
+	cl.get("/bookings/" + bookings[0].ID + "/calendar.ics").want(http.StatusOK)
+	var feed calendarFeedView
+	cl.post("/me/calendar-feed", nil).want(http.StatusCreated).decode(&feed)
+	anon.get(strings.TrimPrefix(feed.Path, Prefix)).want(http.StatusOK)
+	cl.do("DELETE", "/me/calendar-feed", nil).want(http.StatusNoContent)
+
 	// Payout day (PAY-6): the 16th, after every claim window.
 	op.post("/sim/clock", map[string]any{"set": time.Date(2026, 3, 16, 6, 0, 0, 0, time.UTC)}).want(http.StatusOK)
 	var payouts []control.Payout

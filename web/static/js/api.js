@@ -102,6 +102,8 @@ export const api = {
   jobs: () => get('/operator/jobs'),
   retryJob: (id) => post(`/operator/jobs/${enc(id)}/retry`),
   resolveJob: (id) => post(`/operator/jobs/${enc(id)}/resolve`),
+  newCalendarFeed: () => post('/me/calendar-feed'),
+  revokeCalendarFeed: () => request('DELETE', '/me/calendar-feed'),
   notices: (state) => get(state ? `/operator/notices?state=${enc(state)}` : '/operator/notices'),
   notice: (id) => get(`/operator/notices/${enc(id)}`),
   resendNotice: (id) => post(`/operator/notices/${enc(id)}/resend`),

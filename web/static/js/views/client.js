@@ -3,7 +3,7 @@
 // activity column with its actions (ACC-4), and a claim's thread (CLM-1..5).
 import { api } from '../api.js';
 import { t, fmtDateTime, fmtMinutes, parseMoney, timeZone } from '../i18n.js';
-import { flash, h, field, input, formError, clearErrors, showError, busy, announce, idemKey, section, uid } from '../dom.js';
+import { flash, h, field, input, formError, clearErrors, showError, errorText, busy, announce, idemKey, section, uid } from '../dom.js';
 import { now } from '../clock.js';
 import { settings, hours, mediaLabel, money, when, dl, statusBadge, loadError, list } from './common.js';
 
@@ -164,6 +164,10 @@ function itemActions(app, item) {
       out.push(h('a', { class: 'button small', href: `#/claims/${encodeURIComponent(item.id)}`, 'data-action': a.name }, t(`activity.${a.name}`)));
     }
   }
+  if ((item.type === 'appointment' || item.type === 'registration') && item.status === 'confirmed') {
+    out.push(h('a', { class: 'button small secondary', href: `/api/v1/bookings/${encodeURIComponent(item.id)}/calendar.ics`,
+      download: '', 'data-action': 'calendar' }, t('activity.calendar')));
+  }
   if (item.type === 'claim' && !out.length) out.push(h('a', { href: `#/claims/${encodeURIComponent(item.id)}` }, t('activity.view')));
   return out;
 }
@@ -195,9 +199,27 @@ export async function activity(app) {
   }
   const node = h('div', { class: 'activity' }, h('h1', {}, t('activity.title')), ...extra,
     section(t('activity.upcoming'), 2, list(upcoming, (i) => render(i), t('activity.none'))),
-    section(t('activity.recent'), 2, list(rest, (i) => render(i), t('activity.none'))));
+    section(t('activity.recent'), 2, list(rest, (i) => render(i), t('activity.none'))),
+    calendarFeed());
   for (const [li, i] of zipItems(node, [...upcoming, ...rest])) li.dataset.item = i.id;
   return node;
+}
+
+// calendarFeed hands out the private subscription URL of the user's
+// appointments and events, and revokes it.
+function calendarFeed() {
+  const out = h('div', { id: 'feed', 'aria-live': 'polite' });
+  const revoke = h('button', { type: 'button', class: 'small secondary', 'data-action': 'feed-revoke', onclick: async () => {
+    try { await api.revokeCalendarFeed(); out.replaceChildren(h('p', {}, t('feed.revoked'))); } catch (err) { announce(errorText(err)); }
+  } }, t('feed.revoke'));
+  const get = h('button', { type: 'button', class: 'small', 'data-action': 'feed-new', onclick: async () => {
+    try {
+      const f = await api.newCalendarFeed();
+      const url = location.origin + f.path;
+      out.replaceChildren(field(t('feed.url'), input('feed_url', { type: 'text', readonly: true, value: url }), t('feed.hint')));
+    } catch (err) { announce(errorText(err)); }
+  } }, t('feed.new'));
+  return section(t('feed.title'), 2, h('p', {}, t('feed.lead')), h('div', { class: 'actions' }, get, revoke), out);
 }
 
 // outcomeText says how a booking ended and what it finally cost.
