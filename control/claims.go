@@ -74,7 +74,7 @@ func (s *Service) OpenClaim(ctx context.Context, actorID, bookingID, reason stri
 		if err := saveBooking(tx, now, b); err != nil {
 			return err
 		}
-		if err := putJSON(tx, bClaims, c.ID, c); err != nil {
+		if err := saveClaim(tx, now, c); err != nil {
 			return err
 		}
 		if err := tx.Put(bMeta, []byte("claim_of/"+b.ID), []byte(c.ID)); err != nil {
@@ -134,7 +134,7 @@ func (s *Service) claimStep(ctx context.Context, op, claimID string, key idem,
 		if err := saveBooking(tx, now, b); err != nil {
 			return err
 		}
-		return putJSON(tx, bClaims, c.ID, c)
+		return saveClaim(tx, now, c)
 	})
 	if err == nil {
 		s.flushOutbox(ctx, fx.outbox)

@@ -359,6 +359,9 @@ func payoutOne(tx Tx, now time.Time, st Settings, fx *effects, expert string, da
 		return false, err
 	}
 	fx.outbox = append(fx.outbox, po.ID)
+	if err := payoutNotice(tx, now, po, st.Currency); err != nil {
+		return false, err
+	}
 	return true, queueOutbox(tx, outboxCall{ID: po.ID, Op: "payout", Account: expert,
 		Amount: amount, Currency: st.Currency, PayoutID: po.ID})
 }

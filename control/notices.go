@@ -30,6 +30,11 @@ const (
 	NoticeReminder              NoticeKind = "reminder"               // to both, 24 h and 1 h before
 	NoticeReceipt               NoticeKind = "receipt"                // to the client, after settlement
 	NoticeNotCharged            NoticeKind = "not_charged"            // to the client: expert absent (APT-7, EVT-6)
+	NoticeClaimNew              NoticeKind = "claim_new"              // to the expert: a claim to answer (CLM-1)
+	NoticeClaimAnswered         NoticeKind = "claim_answered"         // to the client: the expert's response (CLM-3)
+	NoticeClaimEscalated        NoticeKind = "claim_escalated"        // to both: an operator decides (CLM-5)
+	NoticeClaimDecided          NoticeKind = "claim_decided"          // to both: the operator's decision
+	NoticePayoutSent            NoticeKind = "payout_sent"            // to the expert (PAY-6)
 )
 
 // Notice states.
@@ -80,6 +85,10 @@ type Notice struct {
 	CalUID       string      `json:"cal_uid,omitempty"`      // stable across updates and the cancel
 	CalSequence  int         `json:"cal_sequence,omitempty"` // bumped on each change (RFC 5545 SEQUENCE)
 	Room         string      `json:"room,omitempty"`         // the call's room, for the join link
+	Outcome      string      `json:"outcome,omitempty"`      // why a booking ended as it did
+	ClaimID      string      `json:"claim_id,omitempty"`
+	Message      string      `json:"message,omitempty"`  // the other side's words (a claim's response or decision)
+	RunDate      string      `json:"run_date,omitempty"` // a payout's run date
 
 	// Delivery.
 	State       string    `json:"state"`
@@ -203,6 +212,7 @@ func bookingNotices(tx Tx, now time.Time, prev, b Booking) error {
 		}
 	case prev.Status == StatusConfirmed && b.Status == StatusCancelled:
 		cancelled := func(n *Notice) {
+			n.Outcome = b.Outcome
 			n.CancelledBy, n.Charged, n.RefundCents, n.AmountCents = b.CancelledBy, b.Charged, b.RefundedCents, b.PaidCents
 			n.Calendar, n.CalSequence, n.Path = CalCancel, 1, "/activity"
 		}
@@ -231,6 +241,80 @@ func bookingNotices(tx Tx, now time.Time, prev, b Booking) error {
 		})
 	}
 	return nil
+}
+
+// saveClaim stores c and queues the notices its change owes, as
+// saveBooking does for bookings.
+func saveClaim(tx Tx, now time.Time, c Claim) error {
+	var prev Claim
+	if had, err := getJSON(tx, bClaims, c.ID, &prev); err != nil || !had {
+		prev = Claim{}
+	}
+	if err := putJSON(tx, bClaims, c.ID, c); err != nil {
+		return err
+	}
+	if prev.Status == c.Status {
+		return nil
+	}
+	b, err := loadBooking(tx, c.BookingID)
+	if err != nil {
+		return err
+	}
+	base := Notice{ClaimID: c.ID, BookingID: b.ID, BookingKind: b.Kind, Start: b.Start, End: b.End, Media: b.Media,
+		Currency: b.Policy.Currency, Path: "/claims/" + c.ID}
+	if b.Kind == KindRegistration {
+		if e, err := loadEvent(tx, b.EventID); err == nil {
+			base.Title = e.Title
+		}
+	}
+	if u, err := loadUser(tx, c.ExpertID); err == nil {
+		base.ExpertName = u.Name
+	}
+	if u, err := loadUser(tx, c.ClientID); err == nil {
+		base.ClientName = u.Name
+	}
+	send := func(kind NoticeKind, to string, edit func(*Notice)) error {
+		n := base
+		n.Kind, n.ID, n.ToExpert = kind, string(kind)+"."+c.ID+"."+to, to == c.ExpertID
+		if err := recipient(tx, to, &n); err != nil {
+			return err
+		}
+		if edit != nil {
+			edit(&n)
+		}
+		return notify(tx, now, n)
+	}
+	switch c.Status {
+	case ClaimOpen:
+		return send(NoticeClaimNew, c.ExpertID, func(n *Notice) { n.Message, n.AmountCents = c.Reason, b.PaidCents-b.RefundedCents })
+	case ClaimResponded:
+		return send(NoticeClaimAnswered, c.ClientID, func(n *Notice) {
+			n.Message, n.RefundCents, n.Outcome = c.ResponseMessage, c.ExpertRefund, string(c.Response)
+		})
+	case ClaimEscalated:
+		for _, to := range []string{c.ClientID, c.ExpertID} {
+			if err := send(NoticeClaimEscalated, to, nil); err != nil {
+				return err
+			}
+		}
+	case ClaimDecided:
+		for _, to := range []string{c.ClientID, c.ExpertID} {
+			if err := send(NoticeClaimDecided, to, func(n *Notice) { n.Message, n.RefundCents = c.DecisionMessage, c.DecisionRefund }); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// payoutNotice tells an expert their payout is on its way.
+func payoutNotice(tx Tx, now time.Time, p Payout, currency string) error {
+	n := Notice{Kind: NoticePayoutSent, ID: string(NoticePayoutSent) + "." + p.ID, AmountCents: p.AmountCents,
+		Currency: currency, RunDate: p.RunDate, Path: "/expert/earnings", ToExpert: true}
+	if err := recipient(tx, p.ExpertID, &n); err != nil {
+		return err
+	}
+	return notify(tx, now, n)
 }
 
 // remind sends the reminder h hours before a booking that still takes place,

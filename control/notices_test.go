@@ -284,3 +284,68 @@ func TestNotices_DeliveryRetriesFailsResendsAndNeverDuplicates(t *testing.T) {
 		}
 	}
 }
+
+// A claim tells each side what they must know: the expert of a new claim,
+// the client of the answer, both of the escalation and the decision; a
+// payout tells the expert; an event under its minimum tells why.
+func TestNotices_ClaimsPayoutsAndEventsUnderMinimum(t *testing.T) {
+	e := newEnv(t)
+	op := e.operator()
+	ex, cl := e.expert("Ana"), e.client("Bob")
+	b := e.delivered(ex, cl, t0.Add(2*time.Hour), 9000)
+	c, err := e.svc.OpenClaim(e.ctx, cl.ID, b.ID, "The sound was broken")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := func(u control.User) map[control.NoticeKind]control.Notice {
+		ns, err := e.svc.Notices(e.ctx, op.ID, control.NoticeFilter{UserID: u.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[control.NoticeKind]control.Notice{}
+		for _, n := range ns {
+			out[n.Kind] = n
+		}
+		return out
+	}
+	if n, ok := kinds(ex)[control.NoticeClaimNew]; !ok || n.Message != "The sound was broken" || n.ClaimID != c.ID {
+		t.Fatalf("expert's claim notice: %+v", n)
+	}
+	if _, err := e.svc.RespondClaim(e.ctx, ex.ID, c.ID, control.ClaimResponse{Kind: control.RespondDecline, Message: "It worked", IdempotencyKey: "r"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := kinds(cl)[control.NoticeClaimAnswered]; n.Message != "It worked" || n.Outcome != "decline" {
+		t.Fatalf("client's answer notice: %+v", n)
+	}
+	if _, err := e.svc.RejectClaim(e.ctx, cl.ID, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.DecideClaim(e.ctx, op.ID, c.ID, control.ClaimDecision{RefundCents: 1000, Message: "Half the call", IdempotencyKey: "d"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []control.User{cl, ex} {
+		k := kinds(u)
+		if _, ok := k[control.NoticeClaimEscalated]; !ok {
+			t.Fatalf("no escalation notice to %s", u.Name)
+		}
+		if n := k[control.NoticeClaimDecided]; n.RefundCents != 1000 || n.Message != "Half the call" {
+			t.Fatalf("decision notice to %s: %+v", u.Name, n)
+		}
+	}
+	paris, _ := time.LoadLocation("Europe/Paris")
+	e.at(time.Date(2026, 1, 16, 0, 0, 1, 0, paris))
+	pays, err := e.svc.Payouts(e.ctx, ex.ID, ex.ID)
+	if err != nil || len(pays) != 1 {
+		t.Fatalf("payouts %v %v", pays, err)
+	}
+	if n, ok := kinds(ex)[control.NoticePayoutSent]; !ok || n.AmountCents != pays[0].AmountCents || n.RunDate != "2026-01-16" {
+		t.Fatalf("payout notice: %+v (%v)", n, ok)
+	}
+	ev := e.event(ex, time.Date(2026, 1, 20, 10, 0, 0, 0, time.UTC), 3, 10, 2000)
+	reg := e.register(cl, ev.ID)
+	e.at(ev.Start.Add(time.Second))
+	n, ok := e.notices(op, cl.ID)["booking_cancelled/"+reg.ID]
+	if !ok || n.Outcome != "under_minimum" || n.RefundCents != 2000 {
+		t.Fatalf("EVT-5 notice: %+v", n)
+	}
+}

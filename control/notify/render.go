@@ -26,7 +26,8 @@ var Languages = []string{"fr", "en"}
 var Kinds = []control.NoticeKind{
 	control.NoticeBookingConfirmed, control.NoticeBookingNew, control.NoticeRegistrationConfirmed,
 	control.NoticeRegistrationNew, control.NoticeBookingCancelled, control.NoticeReminder,
-	control.NoticeReceipt, control.NoticeNotCharged,
+	control.NoticeReceipt, control.NoticeNotCharged, control.NoticeClaimNew, control.NoticeClaimAnswered,
+	control.NoticeClaimEscalated, control.NoticeClaimDecided, control.NoticePayoutSent,
 }
 
 // Message is a rendered notice.

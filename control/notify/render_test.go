@@ -16,7 +16,7 @@ func sample(k control.NoticeKind, lang string, toExpert bool) control.Notice {
 		BookingID: "bk1", BookingKind: control.KindAppointment, ExpertName: "Ana", ClientName: "Bob",
 		Start: start, End: start.Add(time.Hour), Media: control.MediaVideo, AmountCents: 123456,
 		RefundCents: 123456, Currency: "EUR", CancelBefore: start.Add(-48 * time.Hour), CancelledBy: control.RoleClient,
-		Hours: 24, Path: "/activity", Room: "bk1", CalUID: "bk1@atlas11"}
+		Hours: 24, Path: "/activity", Room: "bk1", CalUID: "bk1@atlas11", Message: "Le son <coupé>", RunDate: "2026-04-01"}
 	if toExpert {
 		n.Name, n.Email = "Ana", "ana@example.com"
 	}
@@ -25,6 +25,9 @@ func sample(k control.NoticeKind, lang string, toExpert bool) control.Notice {
 		n.Calendar = control.CalRequest
 	case control.NoticeBookingCancelled:
 		n.Calendar, n.CalSequence = control.CalCancel, 1
+	}
+	if k == control.NoticePayoutSent { // about no booking
+		n.Start, n.End, n.BookingID, n.Room = time.Time{}, time.Time{}, "", ""
 	}
 	if k == control.NoticeRegistrationConfirmed || k == control.NoticeRegistrationNew {
 		n.BookingKind, n.Title = control.KindRegistration, "Atelier <aquarelle> & co"
@@ -61,13 +64,14 @@ func TestRender_EveryKindInBothLanguages(t *testing.T) {
 				if m.Subject == "" || !strings.HasPrefix(m.Text, want[lang][2]) || !strings.Contains(m.HTML, `lang="`+lang+`"`) {
 					t.Fatalf("%s %s: subject %q, text %q", lang, k, m.Subject, m.Text)
 				}
-				if !strings.Contains(m.Text, want[lang][0]) {
+				if k != control.NoticePayoutSent && !strings.Contains(m.Text, want[lang][0]) {
 					t.Fatalf("%s %s: no local time %q in\n%s", lang, k, want[lang][0], m.Text)
 				}
-				if k != control.NoticeReminder && !(toExpert && k == control.NoticeBookingCancelled) && !strings.Contains(m.Text, want[lang][1]) {
+				noAmount := map[control.NoticeKind]bool{control.NoticeReminder: true, control.NoticeClaimNew: true, control.NoticeClaimEscalated: true}
+				if !noAmount[k] && !(toExpert && k == control.NoticeBookingCancelled) && !strings.Contains(m.Text, want[lang][1]) {
 					t.Fatalf("%s %s: amount not formatted as %q:\n%s", lang, k, want[lang][1], m.Text)
 				}
-				if strings.Contains(m.HTML, "<aquarelle>") {
+				if strings.Contains(m.HTML, "<aquarelle>") || strings.Contains(m.HTML, "<coupé>") {
 					t.Fatalf("%s %s: HTML not escaped", lang, k)
 				}
 				if (n.Calendar != "") != (m.ICS != nil) {
