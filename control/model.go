@@ -35,6 +35,7 @@ type User struct {
 	Locale       string    `json:"locale"`    // "fr" (default) or "en"
 	TimeZone     string    `json:"time_zone"` // IANA, e.g. Europe/Paris
 	CreatedAt    time.Time `json:"created_at"`
+	NoReminders  bool      `json:"no_reminders,omitempty"` // declined the reminder e-mails
 }
 
 // NewUser is the input of CreateUser and CreateOperator.

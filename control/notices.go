@@ -351,6 +351,9 @@ func remind(tx Tx, now time.Time, id string) error {
 		to = append(to, b.ExpertID)
 	}
 	for _, u := range to {
+		if usr, err := loadUser(tx, u); err == nil && usr.NoReminders {
+			continue // a non-essential message the user declined
+		}
 		n := base
 		n.ID = string(NoticeReminder) + "." + b.ID + "." + u + "." + hs
 		n.ToExpert = u == b.ExpertID

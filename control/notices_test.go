@@ -349,3 +349,49 @@ func TestNotices_ClaimsPayoutsAndEventsUnderMinimum(t *testing.T) {
 		t.Fatalf("EVT-5 notice: %+v", n)
 	}
 }
+
+// A user who declines reminders gets none, yet still gets what is
+// essential (the confirmation, the cancellation); the language chosen
+// later is the one of the next e-mails.
+func TestNotices_DeclinedRemindersAndChangedLanguage(t *testing.T) {
+	e := newEnv(t)
+	op := e.operator()
+	ex, cl := e.expert("Ana"), e.client("Bob")
+	off, en := false, "en"
+	if _, err := e.svc.UpdatePreferences(e.ctx, cl.ID, control.Preferences{Reminders: &off, Locale: &en}); err != nil {
+		t.Fatal(err)
+	}
+	bad := "xx"
+	_, err := e.svc.UpdatePreferences(e.ctx, cl.ID, control.Preferences{Locale: &bad})
+	wantCode(t, err, "invalid_locale")
+	// A session opened before sees the change at once.
+	sess, err := e.svc.CreateSession(e.ctx, cl.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.SessionUser(e.ctx, sess.Token); err != nil {
+		t.Fatal(err)
+	}
+	on := true
+	if _, err := e.svc.UpdatePreferences(e.ctx, cl.ID, control.Preferences{Reminders: &on}); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := e.svc.SessionUser(e.ctx, sess.Token); u.NoReminders {
+		t.Fatal("a cached session still sees reminders declined")
+	}
+	if _, err := e.svc.UpdatePreferences(e.ctx, cl.ID, control.Preferences{Reminders: &off}); err != nil {
+		t.Fatal(err)
+	}
+	b := e.appointment(ex, cl, t0.Add(72*time.Hour), 3000)
+	e.at(b.Start.Add(-30 * time.Minute))
+	got := e.notices(op, cl.ID)
+	if _, ok := got["reminder-1h/"+b.ID]; ok {
+		t.Fatal("a reminder to a user who declined them")
+	}
+	if c, ok := got["booking_confirmed/"+b.ID]; !ok || c.Locale != "en" {
+		t.Fatalf("confirmation %+v", c)
+	}
+	if _, ok := e.notices(op, ex.ID)["reminder-1h/"+b.ID]; !ok {
+		t.Fatal("the expert, who did not decline, got no reminder")
+	}
+}

@@ -70,6 +70,19 @@ func TestActivity_AddToCalendarAndFeed(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "UID:"+id+"@atlas11") {
 		t.Fatalf("feed %s: %d\n%s", feed, resp.StatusCode, body)
 	}
+	// E-mail preferences: reminders declined, kept by the server.
+	check(t, ctx, "#prefs-form [name=reminders]", false)
+	submit(t, ctx, "#prefs-form")
+	waitJS(t, ctx, "prefs saved", `document.getElementById('live').textContent.includes('Préférences enregistrées')`)
+	var me struct {
+		User struct {
+			Reminders bool `json:"reminders"`
+		} `json:"user"`
+	}
+	client.do("GET", "/me", nil, &me, "")
+	if me.User.Reminders {
+		t.Fatalf("reminders still on after unticking them; browser sees %s", eval[string](t, ctx, `fetch('/api/v1/me').then(r => r.text())`))
+	}
 	click(t, ctx, "[data-action=feed-revoke]")
 	waitJS(t, ctx, "revoked", `document.getElementById('feed').innerText.includes('ne fonctionne plus')`)
 	if resp, err := http.Get(feed); err != nil || resp.StatusCode != http.StatusNotFound {

@@ -40,6 +40,7 @@ type userView struct {
 	TimeZone  string       `json:"time_zone"`
 	Closed    bool         `json:"closed"`
 	CreatedAt time.Time    `json:"created_at"`
+	Reminders bool         `json:"reminders"` // gets the reminder e-mails
 }
 
 type meView struct {
@@ -52,7 +53,7 @@ type meView struct {
 
 func (s *server) meOf(u control.User) meView {
 	return meView{User: userView{ID: u.ID, Email: u.Email, Name: u.Name, Role: u.Role, Locale: u.Locale,
-		TimeZone: u.TimeZone, Closed: u.Closed, CreatedAt: u.CreatedAt}, SupportEmail: s.support, Now: s.svc.Clock().Now()}
+		TimeZone: u.TimeZone, Closed: u.Closed, CreatedAt: u.CreatedAt, Reminders: !u.NoReminders}, SupportEmail: s.support, Now: s.svc.Clock().Now()}
 }
 
 func normalizeEmail(e string) string { return strings.ToLower(strings.TrimSpace(e)) }
@@ -151,6 +152,18 @@ func (s *server) signOut(r *request) (any, error) {
 }
 
 func (s *server) me(r *request) (any, error) { return s.meOf(r.user), nil }
+
+func (s *server) updatePreferences(r *request) (any, error) {
+	var in control.Preferences
+	if err := r.bind(&in); err != nil {
+		return nil, err
+	}
+	u, err := s.svc.UpdatePreferences(r.ctx(), r.user.ID, in)
+	if err != nil {
+		return nil, err
+	}
+	return s.meOf(u), nil
+}
 
 func (s *server) activity(r *request) (any, error) {
 	return list(s.svc.Activity(r.ctx(), r.user.ID))

@@ -12,11 +12,13 @@ import (
 func requestExamples() map[string]any {
 	start := time.Date(2027, 1, 15, 9, 0, 0, 0, time.UTC)
 	text := func(s string) *string { return &s }
+	no := false
 	eventCap := 20
 	return map[string]any{
 		"signUp": signUpReq{Email: "claire@example.com", Password: "prise-de-parole-42", Name: "Claire Martin",
 			Role: control.RoleExpert, Locale: "fr", TimeZone: "Europe/Paris"},
-		"signIn": signInReq{Email: "claire@example.com", Password: "prise-de-parole-42"},
+		"signIn":            signInReq{Email: "claire@example.com", Password: "prise-de-parole-42"},
+		"updatePreferences": control.Preferences{Locale: text("en"), TimeZone: text("America/New_York"), Reminders: &no},
 		"updateProfile": control.ProfileUpdate{Headline: text("Coach en prise de parole"),
 			Bio: text("Quinze ans de formation à l'oral."), Languages: []string{"fr", "en"},
 			TimeZone: text("Europe/Paris"), Slug: text("claire-martin"),

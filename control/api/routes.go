@@ -54,6 +54,8 @@ func routes() []route {
 			Access: public, Status: http.StatusNoContent, Handle: (*server).signOut},
 		{Method: "GET", Path: "/me", ID: "me", Summary: "The signed-in user and the support address",
 			Access: signedIn, Resp: meView{}, Status: http.StatusOK, Handle: (*server).me},
+		{Method: "PATCH", Path: "/me", ID: "updatePreferences", Summary: "The caller's e-mail language and time zone, and whether they get reminders",
+			Access: signedIn, Body: control.Preferences{}, Resp: meView{}, Status: http.StatusOK, Handle: (*server).updatePreferences},
 		{Method: "GET", Path: "/me/activity", ID: "activity", Summary: "Recent activity with the actions each item allows now (ACC-4)",
 			Access: signedIn, Resp: []control.ActivityItem{}, Status: http.StatusOK, Handle: (*server).activity},
 

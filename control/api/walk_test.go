@@ -23,6 +23,13 @@ func TestOpenAPI_EveryRouteAnswersItsDocumentedShape(t *testing.T) {
 	cl.post("/auth/signout", nil).want(http.StatusNoContent)
 	cl.post("/auth/signin", map[string]any{"email": "client2@atlas11.test", "password": "correct horse battery"}).want(http.StatusOK)
 	cl.get("/me").want(http.StatusOK)
+	var prefs meView
+	cl.do("PATCH", "/me", map[string]any{"reminders": false}).want(http.StatusOK).decode(&prefs)
+	if prefs.User.Reminders {
+		t.Fatal("reminders still on after declining them")
+	}
+	cl.do("PATCH", "/me", map[string]any{"locale": "de"}).wantErr(http.StatusBadRequest, "invalid_locale")
+	cl.do("PATCH", "/me", map[string]any{"reminders": true}).want(http.StatusOK)
 
 	// Profile and availability.
 	ex.do("PATCH", "/me/profile", map[string]any{"slug": "walker", "headline": "h",

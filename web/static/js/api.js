@@ -103,6 +103,7 @@ export const api = {
   retryJob: (id) => post(`/operator/jobs/${enc(id)}/retry`),
   resolveJob: (id) => post(`/operator/jobs/${enc(id)}/resolve`),
   newCalendarFeed: () => post('/me/calendar-feed'),
+  updatePreferences: (b) => request('PATCH', '/me', b),
   revokeCalendarFeed: () => request('DELETE', '/me/calendar-feed'),
   notices: (state) => get(state ? `/operator/notices?state=${enc(state)}` : '/operator/notices'),
   notice: (id) => get(`/operator/notices/${enc(id)}`),

@@ -200,9 +200,33 @@ export async function activity(app) {
   const node = h('div', { class: 'activity' }, h('h1', {}, t('activity.title')), ...extra,
     section(t('activity.upcoming'), 2, list(upcoming, (i) => render(i), t('activity.none'))),
     section(t('activity.recent'), 2, list(rest, (i) => render(i), t('activity.none'))),
-    calendarFeed());
+    calendarFeed(),
+    mailPrefs(app));
   for (const [li, i] of zipItems(node, [...upcoming, ...rest])) li.dataset.item = i.id;
   return node;
+}
+
+// mailPrefs lets a user choose the language of their e-mails and decline
+// the reminders; messages about money, claims and the account always go.
+function mailPrefs(app) {
+  const u = app.user;
+  const form = h('form', { novalidate: true, id: 'prefs-form', onsubmit: async (e) => {
+    e.preventDefault();
+    clearErrors(form);
+    await busy(form, async () => {
+      try {
+        await api.updatePreferences({ reminders: form.elements.reminders.checked, locale: form.elements.mail_locale.value });
+        await app.refreshUser();
+        announce(t('prefs.saved'));
+      } catch (err) { showError(form, err.field === 'locale' ? { ...err, field: 'mail_locale' } : err); }
+    });
+  } }, formError(),
+  h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'reminders', checked: u.reminders !== false }), ' ', t('prefs.reminders')),
+  field(t('prefs.locale'), h('select', { name: 'mail_locale', id: 'mail_locale' },
+    ['fr', 'en'].map((l) => h('option', { value: l, selected: u.locale === l, lang: l }, t(`lang.${l}`))))),
+  h('p', { class: 'hint' }, t('prefs.essential')),
+  h('button', { type: 'submit' }, t('prefs.submit')));
+  return section(t('prefs.title'), 2, form);
 }
 
 // calendarFeed hands out the private subscription URL of the user's
