@@ -125,11 +125,26 @@ func TestDiskFull_RealTmpfsAnswers503WithoutDetail(t *testing.T) {
 	if !refused {
 		t.Fatal("200 sign-ups fitted on a full disk: the test never filled it")
 	}
+	// Readiness sees it too: a balancer stops sending work here.
+	if st, b := getHealth(t, base+"/readyz"); st != http.StatusServiceUnavailable || b.Checks["store"].Status != "fail" {
+		t.Fatalf("/readyz on a full disk: %d %+v", st, b)
+	}
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(10 * time.Millisecond)
 	if resp, raw := signup(1000); resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
 		t.Fatalf("after freeing space: %d %s", resp.StatusCode, raw)
+	}
+	deadline := time.Now().Add(storageFailHold + 5*time.Second)
+	for {
+		st, b := getHealth(t, base+"/readyz")
+		if st == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz after freeing space: %d %+v", st, b)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

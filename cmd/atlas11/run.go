@@ -167,6 +167,8 @@ type platform struct {
 	certs   *certSources
 	handler http.Handler
 	trusted trustedNets // http.trusted_proxies
+	// health answers /healthz and /readyz; a drain sets health.Draining.
+	health  *health
 	closers []func() error
 }
 
@@ -321,10 +323,9 @@ func newPlatform(cfg Config, stderr io.Writer, media bool) (*platform, error) {
 	mux.Handle(api.SignalingPath, p.media.Handler())
 	mux.Handle(api.Prefix+"/", apiHandler)
 	mux.Handle(api.Prefix+"/operator/backup", needProgress(apiHandler, cfg.HTTP.WriteTimeout))
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintln(w, "ok")
-	})
+	p.health = newHealth(db.Probe, db.LastStorageFailure, p.log.With("component", "health"))
+	mux.HandleFunc("/healthz", p.health.healthz)
+	mux.HandleFunc("/readyz", p.health.readyz)
 	mux.Handle("/", web.Handler())
 	p.trusted, _ = parseTrusted(cfg.HTTP.TrustedProxies) // validated with the config
 	p.handler = forwarded(mux, p.trusted)
@@ -351,6 +352,9 @@ func (p *platform) runDue(ctx context.Context, every time.Duration) {
 			p.log.Error("background work", "err", err)
 		} else if n > 0 {
 			p.log.Debug("background work", "jobs", n)
+		}
+		if p.health != nil {
+			p.health.dueTicked()
 		}
 		select {
 		case <-ctx.Done():

@@ -72,6 +72,7 @@ type DB struct {
 	delay    time.Duration
 	commits  atomic.Uint64
 	writes   atomic.Uint64
+	lastFail atomic.Int64 // Unix ns of the last commit the storage refused (probe.go)
 
 	mu     sync.RWMutex // closed is set under it, so no Update sends after Close
 	closed bool
@@ -318,7 +319,7 @@ func (d *DB) run(group []*call) {
 		d.commits.Add(1)
 		if failed < 0 {
 			if err != nil {
-				err = storageErr(err)
+				err = d.storageErr(err)
 			}
 			d.writes.Add(uint64(len(group)))
 			for _, c := range group {
@@ -336,7 +337,7 @@ func (d *DB) run(group []*call) {
 		var fnErr error
 		err = d.db.Update(func(tx *bbolt.Tx) error { fnErr = safeCall(bad.fn, tx); return fnErr })
 		if err != nil && err != fnErr {
-			err = storageErr(err)
+			err = d.storageErr(err)
 		}
 		bad.err <- err
 		group = append(group[:failed:failed], group[failed+1:]...)
@@ -345,7 +346,8 @@ func (d *DB) run(group []*call) {
 
 // storageErr marks a failure of bbolt itself (begin, write, fsync, grow),
 // not of a transaction function: the machine's storage refused the commit.
-func storageErr(err error) error {
+func (d *DB) storageErr(err error) error {
+	d.lastFail.Store(time.Now().UnixNano())
 	return fmt.Errorf("%w: %w", control.ErrStorageUnavailable, err)
 }
 
