@@ -19,6 +19,7 @@ const (
 	dueSession    = "session"     // an expired session to delete
 	duePayout     = "payout"      // one expert's payout that the run could not make (expert/day)
 	dueReminder   = "reminder"    // a reminder before a booking (bookingID/hours)
+	dueReset      = "reset"       // an expired password-reset token to delete
 )
 
 func policyOf(st Settings) Policy {

@@ -219,6 +219,8 @@ func (s *Service) runJob(ctx context.Context, now time.Time, key string) (int, e
 			return tx.Delete(bSessions, []byte(id))
 		case dueReminder:
 			return remind(tx, now, id)
+		case dueReset:
+			return tx.Delete(bResets, []byte(id))
 		case dueSettle, dueRelease:
 			b, err := loadBooking(tx, id)
 			if ErrorKind(err) == NotFound {

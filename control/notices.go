@@ -89,6 +89,9 @@ type Notice struct {
 	ClaimID      string      `json:"claim_id,omitempty"`
 	Message      string      `json:"message,omitempty"`  // the other side's words (a claim's response or decision)
 	RunDate      string      `json:"run_date,omitempty"` // a payout's run date
+	// Secret marks a notice whose Path carries a credential (a reset link):
+	// operators never see it, and it is wiped once sent.
+	Secret bool `json:"secret,omitempty"`
 
 	// Delivery.
 	State       string    `json:"state"`
@@ -405,6 +408,9 @@ func (s *Service) DeliverNotices(ctx context.Context, m Mailer) (int, error) {
 			switch {
 			case sendErr == nil:
 				n.State, n.SentAt, n.NextAttempt, n.LastError = NoticeSent, now, time.Time{}, ""
+				if n.Secret {
+					n.Path = "" // the link did its job: it is no longer kept
+				}
 			case errors.Is(sendErr, ErrMailPermanent) || n.Attempts >= maxNoticeAttempts:
 				n.State, n.NextAttempt, n.LastError = NoticeFailed, time.Time{}, truncate(sendErr.Error(), 500)
 			default:
@@ -479,7 +485,7 @@ func (s *Service) Notices(ctx context.Context, operatorID string, f NoticeFilter
 				return nil
 			}
 			if (f.State == "" || n.State == f.State) && (f.UserID == "" || n.UserID == f.UserID) {
-				out = append(out, n)
+				out = append(out, redacted(n))
 			}
 			return nil
 		})
@@ -513,7 +519,16 @@ func (s *Service) Notice(ctx context.Context, operatorID, id string) (Notice, er
 		}
 		return nil
 	})
-	return n, err
+	return redacted(n), err
+}
+
+// redacted is a notice as operators may see it: a credential in its link
+// is replaced, so that nobody reading the outbox can use it.
+func redacted(n Notice) Notice {
+	if n.Secret && n.Path != "" {
+		n.Path = "/reset/[redacted]"
+	}
+	return n
 }
 
 // ResendNotice queues a failed notice again with a fresh series of attempts.

@@ -64,6 +64,7 @@ const (
 	bNotices   = "notices"          // noticeID -> Notice: e-mails owed, with their delivery state
 	bNoticeQ   = "notice_queue"     // nextAttemptBE/noticeID -> "": notices to send
 	bCalFeeds  = "calendar_feeds"   // sha256(feed token) -> userID
+	bResets    = "password_resets"  // sha256(reset token) -> resetToken
 )
 
 // Buckets lists every bucket the domain uses, for a Store to create at open.
@@ -71,5 +72,5 @@ func Buckets() []string {
 	return []string{bUsers, bEmails, bSessions, bProfiles, bSlugs, bRules, bExpRules,
 		bSlots, bExpSlots, bSlotBook, bSched, bBookings, bUserItems, bEvents, bExpEvents,
 		bEventRegs, bClaims, bUserClaim, bEscal, bOpenEsc, bPresence, bJournal, bBalances,
-		bIdem, bOutbox, bDue, bPayouts, bExpPay, bMeta, bJobFail, bNotices, bNoticeQ, bCalFeeds}
+		bIdem, bOutbox, bDue, bPayouts, bExpPay, bMeta, bJobFail, bNotices, bNoticeQ, bCalFeeds, bResets}
 }

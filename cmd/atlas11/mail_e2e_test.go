@@ -19,6 +19,9 @@ import (
 	"time"
 
 	"atlas11/control"
+	"atlas11/web/webtest"
+
+	"github.com/chromedp/chromedp"
 )
 
 // mailpitVersion is the SMTP server the mail tests deliver to, built from
@@ -530,4 +533,79 @@ func TestMail_SIGKILLWhileBookingAndSendingLosesAndInventsNothing(t *testing.T) 
 	}
 	t.Logf("%d of %d bookings confirmed, %d confirmations delivered, %d repeated under the same Message-ID",
 		len(want), perRound*rounds, len(seen), dups)
+}
+
+// The browser walk of a forgotten password: in Chromium, "Mot de passe
+// oublié ?" on the sign-in screen mails a link through a real Mailpit; the
+// link, opened in the browser, sets a new password and signs in; the old
+// password no longer works and the link works only once.
+func TestMail_ForgottenPasswordResetFromTheMailInChromium(t *testing.T) {
+	mp := startMailpit(t)
+	bin := buildBinary(t)
+	dataDir := filepath.Join(t.TempDir(), "data")
+	cfg := testConfig + fmt.Sprintf("mail:\n  smtp_host: 127.0.0.1\n  smtp_port: %d\n  tls: none\n  from: no-reply@atlas11.test\n", mp.smtp)
+	p := spawnWith(t, bin, dataDir, cfg)
+	t.Cleanup(func() { _ = p.cmd.Process.Kill(); _ = p.cmd.Wait() })
+	cl := newClient(p.base)
+	mustDo(t, cl, "POST", "/api/v1/auth/signup", map[string]any{"email": "zoe@mail.test", "password": "silver meadow compass",
+		"name": "Zoé Blanc", "role": "client", "time_zone": "Europe/Paris"}, nil)
+
+	ctx := webtest.Chrome(t)
+	js := func(expr string) string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatalf("%s: %v", expr, err)
+		}
+		return v
+	}
+	waitFor := func(what, cond string) {
+		t.Helper()
+		for range 100 {
+			if js(`String(!!(`+cond+`))`) == "true" {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Fatalf("%s: not within 5 s; page says:\n%s", what, js(`document.body.innerText`))
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Navigate(p.base+"/#/signin")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("sign-in screen", `document.querySelector('[data-action=forgot]')`)
+	js(`document.querySelector('[data-action=forgot]').click(), ''`)
+	waitFor("forgot screen", `document.querySelector('#forgot-form')`)
+	js(`(() => { const f = document.querySelector('#forgot-form'); f.elements.email.value = 'zoe@mail.test'; f.requestSubmit(); return '' })()`)
+	waitFor("sent notice", `document.querySelector('.success')`)
+
+	msg := mp.message(mp.waitMessages(1)[0].ID)
+	if !strings.HasPrefix(msg.Subject, "Réinitialiser votre mot de passe") {
+		t.Fatalf("reset mail subject %q", msg.Subject)
+	}
+	i := strings.Index(msg.Text, "/#/reset/")
+	if i < 0 {
+		t.Fatalf("no reset link in:\n%s", msg.Text)
+	}
+	token := strings.Fields(msg.Text[i+len("/#/reset/"):])[0]
+	if _, err := chromedp.Run(ctx, chromedp.Navigate(p.base+"/#/reset/"+token)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("reset screen", `document.querySelector('#reset-form')`)
+	js(`(() => { const f = document.querySelector('#reset-form'); f.elements.password.value = 'a brand new passphrase';
+		f.elements.confirm.value = 'a brand new passphrase'; f.requestSubmit(); return '' })()`)
+	waitFor("signed in", `document.body.innerText.includes('Mot de passe changé')`)
+	if got := js(`fetch('/api/v1/me').then(r => r.json()).then(m => m.user.email)`); got != "zoe@mail.test" {
+		t.Fatalf("signed in as %q", got)
+	}
+	if _, err := cl.do("GET", "/api/v1/me", nil, nil, nil); err == nil {
+		t.Fatal("the session from before the reset still works")
+	}
+	old := newClient(p.base)
+	if code, _ := old.do("POST", "/api/v1/auth/signin", map[string]any{"email": "zoe@mail.test", "password": "silver meadow compass"}, nil, nil); code != http.StatusUnauthorized {
+		t.Fatalf("the old password: %d", code)
+	}
+	again := newClient(p.base)
+	if code, _ := again.do("POST", "/api/v1/auth/password-reset/confirm", map[string]any{"token": token, "password": "one more passphrase"}, nil, nil); code != http.StatusBadRequest {
+		t.Fatalf("the link used twice: %d", code)
+	}
 }

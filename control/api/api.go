@@ -62,24 +62,26 @@ type Deps struct {
 
 // server holds the handlers' dependencies; one per New call, no globals.
 type server struct {
-	svc       *control.Service
-	log       *slog.Logger
-	sim       *control.SimClock
-	ice       func(string) []ICEServer
-	backup    func(io.Writer) (int64, error)
-	secret    string
-	support   string
-	secure    bool
-	argon     argonParams
-	byEmail   *limiter
-	byIP      *limiter
-	dummyHash func() string // verified against when the email is unknown, to even out timing
-	openapi   []byte
-	dec       decoder
-	reqs      *prometheus.CounterVec
-	latency   *prometheus.HistogramVec
-	render    func(control.Notice) (NoticePreview, error)
-	calendar  func(lang, name string, entries []control.CalendarEntry, now time.Time) []byte
+	svc     *control.Service
+	log     *slog.Logger
+	sim     *control.SimClock
+	ice     func(string) []ICEServer
+	backup  func(io.Writer) (int64, error)
+	secret  string
+	support string
+	secure  bool
+	argon   argonParams
+	byEmail *limiter
+	byIP    *limiter
+	// resetByEmail and resetByIP bound password-reset requests.
+	resetByEmail, resetByIP *limiter
+	dummyHash               func() string // verified against when the email is unknown, to even out timing
+	openapi                 []byte
+	dec                     decoder
+	reqs                    *prometheus.CounterVec
+	latency                 *prometheus.HistogramVec
+	render                  func(control.Notice) (NoticePreview, error)
+	calendar                func(lang, name string, entries []control.CalendarEntry, now time.Time) []byte
 }
 
 // New returns the handler serving everything under /api/v1.
@@ -113,6 +115,7 @@ func newServer(deps Deps) (*server, error) {
 	// (shared NATs) but the same shape.
 	s.byEmail = newLimiter(now, 5, time.Minute)
 	s.byIP = newLimiter(now, 20, 10*time.Second)
+	s.resetByEmail, s.resetByIP = newResetLimiters(now)
 	s.dummyHash = sync.OnceValue(func() string { return hashPassword(s.argon, "atlas11-timing-equalizer") })
 
 	s.reqs = prometheus.NewCounterVec(prometheus.CounterOpts{

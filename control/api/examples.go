@@ -17,8 +17,10 @@ func requestExamples() map[string]any {
 	return map[string]any{
 		"signUp": signUpReq{Email: "claire@example.com", Password: "prise-de-parole-42", Name: "Claire Martin",
 			Role: control.RoleExpert, Locale: "fr", TimeZone: "Europe/Paris"},
-		"signIn":            signInReq{Email: "claire@example.com", Password: "prise-de-parole-42"},
-		"updatePreferences": control.Preferences{Locale: text("en"), TimeZone: text("America/New_York"), Reminders: &no},
+		"signIn":               signInReq{Email: "claire@example.com", Password: "prise-de-parole-42"},
+		"requestPasswordReset": resetRequestReq{Email: "claire@example.com"},
+		"confirmPasswordReset": resetConfirmReq{Token: "c2VjcmV0LXJlc2V0LXRva2VuLWZyb20tdGhlLW1haWw", Password: "une-voix-posee-2027"},
+		"updatePreferences":    control.Preferences{Locale: text("en"), TimeZone: text("America/New_York"), Reminders: &no},
 		"updateProfile": control.ProfileUpdate{Headline: text("Coach en prise de parole"),
 			Bio: text("Quinze ans de formation à l'oral."), Languages: []string{"fr", "en"},
 			TimeZone: text("Europe/Paris"), Slug: text("claire-martin"),

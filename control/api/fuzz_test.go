@@ -22,21 +22,23 @@ import (
 // right kind of signed-in caller. Whatever the body: never a 5xx or a panic,
 // every answer has its documented shape, and a refusal commits nothing.
 
-func FuzzSignUpBody(f *testing.F)            { fuzzBody(f, "signUp") }
-func FuzzSignInBody(f *testing.F)            { fuzzBody(f, "signIn") }
-func FuzzUpdateProfileBody(f *testing.F)     { fuzzBody(f, "updateProfile") }
-func FuzzAddRuleBody(f *testing.F)           { fuzzBody(f, "addRule") }
-func FuzzAddSlotBody(f *testing.F)           { fuzzBody(f, "addSlot") }
-func FuzzBookBody(f *testing.F)              { fuzzBody(f, "book") }
-func FuzzCreateEventBody(f *testing.F)       { fuzzBody(f, "createEvent") }
-func FuzzReportPresenceBody(f *testing.F)    { fuzzBody(f, "reportPresence") }
-func FuzzOpenClaimBody(f *testing.F)         { fuzzBody(f, "openClaim") }
-func FuzzRespondClaimBody(f *testing.F)      { fuzzBody(f, "respondClaim") }
-func FuzzDecideClaimBody(f *testing.F)       { fuzzBody(f, "decideClaim") }
-func FuzzSetEventCapBody(f *testing.F)       { fuzzBody(f, "setEventCap") }
-func FuzzUpdateSettingsBody(f *testing.F)    { fuzzBody(f, "updateSettings") }
-func FuzzMoveSimClockBody(f *testing.F)      { fuzzBody(f, "moveSimClock") }
-func FuzzUpdatePreferencesBody(f *testing.F) { fuzzBody(f, "updatePreferences") }
+func FuzzSignUpBody(f *testing.F)               { fuzzBody(f, "signUp") }
+func FuzzSignInBody(f *testing.F)               { fuzzBody(f, "signIn") }
+func FuzzUpdateProfileBody(f *testing.F)        { fuzzBody(f, "updateProfile") }
+func FuzzAddRuleBody(f *testing.F)              { fuzzBody(f, "addRule") }
+func FuzzAddSlotBody(f *testing.F)              { fuzzBody(f, "addSlot") }
+func FuzzBookBody(f *testing.F)                 { fuzzBody(f, "book") }
+func FuzzCreateEventBody(f *testing.F)          { fuzzBody(f, "createEvent") }
+func FuzzReportPresenceBody(f *testing.F)       { fuzzBody(f, "reportPresence") }
+func FuzzOpenClaimBody(f *testing.F)            { fuzzBody(f, "openClaim") }
+func FuzzRespondClaimBody(f *testing.F)         { fuzzBody(f, "respondClaim") }
+func FuzzDecideClaimBody(f *testing.F)          { fuzzBody(f, "decideClaim") }
+func FuzzSetEventCapBody(f *testing.F)          { fuzzBody(f, "setEventCap") }
+func FuzzUpdateSettingsBody(f *testing.F)       { fuzzBody(f, "updateSettings") }
+func FuzzMoveSimClockBody(f *testing.F)         { fuzzBody(f, "moveSimClock") }
+func FuzzUpdatePreferencesBody(f *testing.F)    { fuzzBody(f, "updatePreferences") }
+func FuzzRequestPasswordResetBody(f *testing.F) { fuzzBody(f, "requestPasswordReset") }
+func FuzzConfirmPasswordResetBody(f *testing.F) { fuzzBody(f, "confirmPasswordReset") }
 
 func fuzzBody(f *testing.F, id string) {
 	var rt route

@@ -23,6 +23,10 @@ func TestOpenAPI_EveryRouteAnswersItsDocumentedShape(t *testing.T) {
 	cl.post("/auth/signout", nil).want(http.StatusNoContent)
 	cl.post("/auth/signin", map[string]any{"email": "client2@atlas11.test", "password": "correct horse battery"}).want(http.StatusOK)
 	cl.get("/me").want(http.StatusOK)
+	// A forgotten password, reset from the mailed link.
+	anon.post("/auth/password-reset", map[string]any{"email": "client2@atlas11.test"}).want(http.StatusAccepted)
+	anon.post("/auth/password-reset/confirm", map[string]any{"token": e.resetLink(cl.id), "password": "correct horse battery"}).want(http.StatusOK)
+	cl.post("/auth/signin", map[string]any{"email": "client2@atlas11.test", "password": "correct horse battery"}).want(http.StatusOK)
 	var prefs meView
 	cl.do("PATCH", "/me", map[string]any{"reminders": false}).want(http.StatusOK).decode(&prefs)
 	if prefs.User.Reminders {

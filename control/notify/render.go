@@ -27,7 +27,7 @@ var Kinds = []control.NoticeKind{
 	control.NoticeBookingConfirmed, control.NoticeBookingNew, control.NoticeRegistrationConfirmed,
 	control.NoticeRegistrationNew, control.NoticeBookingCancelled, control.NoticeReminder,
 	control.NoticeReceipt, control.NoticeNotCharged, control.NoticeClaimNew, control.NoticeClaimAnswered,
-	control.NoticeClaimEscalated, control.NoticeClaimDecided, control.NoticePayoutSent,
+	control.NoticeClaimEscalated, control.NoticeClaimDecided, control.NoticePayoutSent, control.NoticePasswordReset,
 }
 
 // Message is a rendered notice.

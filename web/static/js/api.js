@@ -103,6 +103,8 @@ export const api = {
   retryJob: (id) => post(`/operator/jobs/${enc(id)}/retry`),
   resolveJob: (id) => post(`/operator/jobs/${enc(id)}/resolve`),
   newCalendarFeed: () => post('/me/calendar-feed'),
+  requestPasswordReset: (b) => post('/auth/password-reset', b),
+  confirmPasswordReset: (b) => post('/auth/password-reset/confirm', b),
   updatePreferences: (b) => request('PATCH', '/me', b),
   revokeCalendarFeed: () => request('DELETE', '/me/calendar-feed'),
   notices: (state) => get(state ? `/operator/notices?state=${enc(state)}` : '/operator/notices'),

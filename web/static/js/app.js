@@ -16,6 +16,8 @@ const routes = [
   ['/help', [], pub.help],
   ['/signin', [], pub.signIn],
   ['/signup', [], pub.signUp],
+  ['/forgot', [], pub.forgot],
+  ['/reset/:token', [], pub.reset],
   ['/e/:slug', [], pub.profile],
   ['/book/:expert/:slot', ['client'], client.book],
   ['/events/:id', [], client.event],

@@ -96,7 +96,52 @@ export async function signIn(app) {
   field(t('auth.password'), input('password', { type: 'password', autocomplete: 'current-password', required: true })),
   h('button', { type: 'submit' }, t('auth.signin.submit')));
   return h('div', { class: 'narrow' }, h('h1', {}, t('auth.signin.title')), form,
+    h('p', {}, h('a', { href: '#/forgot', 'data-action': 'forgot' }, t('auth.forgot.link'))),
     h('p', {}, t('auth.signin.noaccount'), ' ', h('a', { href: '#/signup' }, t('nav.signup'))));
+}
+
+// forgot asks for a reset link; the answer is the same whether or not the
+// address has an account.
+export async function forgot() {
+  const out = h('div', { 'aria-live': 'polite', id: 'forgot-result' });
+  const form = h('form', { novalidate: true, id: 'forgot-form', onsubmit: async (e) => {
+    e.preventDefault();
+    clearErrors(form);
+    const email = form.elements.email.value.trim();
+    if (!email) return showError(form, { field: 'email', message: t('auth.email.required') });
+    await busy(form, async () => {
+      try { await api.requestPasswordReset({ email }); form.replaceWith(h('p', { class: 'success' }, t('auth.forgot.sent', { email }))); } catch (err) { showError(form, err); }
+    });
+  } }, formError(),
+  field(t('auth.email'), input('email', { type: 'email', autocomplete: 'email', required: true })),
+  h('button', { type: 'submit' }, t('auth.forgot.submit')));
+  return h('div', { class: 'narrow' }, h('h1', {}, t('auth.forgot.title')), h('p', { class: 'lead' }, t('auth.forgot.lead')), form, out);
+}
+
+// reset sets a new password from the mailed link, then signs in.
+export async function reset(app, params) {
+  const form = h('form', { novalidate: true, id: 'reset-form', onsubmit: async (e) => {
+    e.preventDefault();
+    clearErrors(form);
+    const password = form.elements.password.value;
+    if (!password) return showError(form, { field: 'password', message: t('auth.password.required') });
+    if (password !== form.elements.confirm.value) return showError(form, { field: 'confirm', message: t('auth.reset.mismatch') });
+    await busy(form, async () => {
+      try {
+        await api.confirmPasswordReset({ token: params.token, password });
+        await app.refreshUser();
+        flash(t('auth.reset.done'));
+        app.go(homeFor(app.user));
+      } catch (err) {
+        showError(form, err.field === 'token' ? { ...err, field: undefined } : err);
+      }
+    });
+  } }, formError(),
+  field(t('auth.reset.password'), input('password', { type: 'password', autocomplete: 'new-password', required: true }), t('auth.password.hint')),
+  field(t('auth.reset.confirm'), input('confirm', { type: 'password', autocomplete: 'new-password', required: true })),
+  h('button', { type: 'submit' }, t('auth.reset.submit')));
+  return h('div', { class: 'narrow' }, h('h1', {}, t('auth.reset.title')), form,
+    h('p', {}, h('a', { href: '#/forgot' }, t('auth.reset.again'))));
 }
 
 export async function signUp(app) {
