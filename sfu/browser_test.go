@@ -30,7 +30,7 @@ func browserSite(t *testing.T, env *testEnv) string {
 	mux := http.NewServeMux()
 	mux.Handle("/api/v1/rtc", env.srv)
 	mux.Handle("/", web.Handler())
-	site := httptest.NewServer(mux)
+	site := httptest.NewServer(web.SecurityHeaders(mux))
 	t.Cleanup(site.Close)
 	return site.URL
 }

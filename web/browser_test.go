@@ -218,6 +218,7 @@ func persona(t testing.TB, browser context.Context, tz string) context.Context {
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("open persona tab: %v", err)
 	}
+	webtest.Watch(t, ctx)
 	if tz != "" {
 		setTZ(t, ctx, tz)
 	}

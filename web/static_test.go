@@ -17,7 +17,7 @@ import (
 
 func staticServer(t *testing.T) string {
 	t.Helper()
-	srv := httptest.NewServer(Handler())
+	srv := httptest.NewServer(SecurityHeaders(Handler())) // the binary's headers
 	t.Cleanup(srv.Close)
 	return srv.URL
 }

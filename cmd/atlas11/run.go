@@ -328,7 +328,9 @@ func newPlatform(cfg Config, stderr io.Writer, media bool) (*platform, error) {
 	mux.HandleFunc("/readyz", p.health.readyz)
 	mux.Handle("/", web.Handler())
 	p.trusted, _ = parseTrusted(cfg.HTTP.TrustedProxies) // validated with the config
-	p.handler = forwarded(mux, p.trusted)
+	// Security headers (CSP, frame and sniffing protection, Permissions-
+	// Policy) on every answer of this listener, whatever route answers.
+	p.handler = web.SecurityHeaders(forwarded(mux, p.trusted))
 	return p, nil
 }
 

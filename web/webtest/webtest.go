@@ -75,6 +75,9 @@ func Chrome(t testing.TB, extra ...chromedp.ExecAllocatorOption) context.Context
 		cancel()
 		cancelAlloc()
 	})
+	if err := watchCSP(t, ctx); err != nil {
+		t.Fatal(err)
+	}
 	return ctx
 }
 
@@ -87,6 +90,9 @@ func Tab(t testing.TB, ctx context.Context) context.Context {
 		t.Fatalf("open tab: %v", err)
 	}
 	t.Cleanup(cancel)
+	if err := watchCSP(t, tctx); err != nil {
+		t.Fatal(err)
+	}
 	return tctx
 }
 

@@ -2,7 +2,10 @@
 // (#token=...; a fragment never reaches server logs), publishes when allowed
 // (simulcast VP8 for an event's expert), plays what the server sends.
 // Protocol: sfu/signal.go. Exposes window.atlasCall for tests.
-(function () {
+// The app's call screen loads this file with data-embed and runs it with its
+// own window, document, location and navigator (the CSP allows no eval);
+// anywhere else it runs at once on the page.
+function atlasCallStart(window, document, location, navigator) {
   'use strict';
   const params = new URLSearchParams(location.hash.slice(1) || location.search.slice(1));
   const token = params.get('token');
@@ -182,4 +185,6 @@
   window.atlasCall = { state: state, stats: stats, peers: () => ({ pub: pub, sub: sub }) };
   if (!token) status('Lien d’appel incomplet (jeton manquant)');
   else connect();
-})();
+}
+if (document.currentScript && document.currentScript.dataset.embed !== undefined) window.atlasCallStart = atlasCallStart;
+else atlasCallStart(window, document, location, navigator);

@@ -115,16 +115,14 @@ function listen(ctl, meter) {
 }
 
 // join connects through the media server's own page script, /call/call.js
-// (owned by the SFU; protocol in sfu/signal.go), run unmodified in a scope
+// (owned by the SFU; protocol in sfu/signal.go), started in a scope
 // where its DOM is this screen's, its token is ours and its camera and
 // microphone are the ones chosen in the device check. Mute and camera off
 // act on those tracks.
 async function join(app, root, room, first, ctl) {
-  let src;
+  let start;
   try {
-    const res = await fetch('/call/call.js');
-    if (!res.ok) throw new Error(String(res.status));
-    src = await res.text();
+    start = await callScript();
   } catch {
     root.append(h('p', { role: 'alert', class: 'form-error' }, t('call.unavailable')));
     return;
@@ -214,8 +212,7 @@ async function join(app, root, room, first, ctl) {
   } } };
   const scope = {};
   try {
-    // eslint-disable-next-line no-new-func
-    new Function('window', 'document', 'location', 'navigator', src)(scope, fakeDoc, fakeLoc, fakeNav);
+    start(scope, fakeDoc, fakeLoc, fakeNav);
   } catch {
     root.append(h('p', { role: 'alert', class: 'form-error' }, t('call.unavailable')));
     return;
@@ -256,6 +253,23 @@ async function join(app, root, room, first, ctl) {
     }
     await measure(call, quality);
   }, 1000));
+}
+
+// callScript loads /call/call.js once, as a script from this origin (the
+// CSP forbids eval), and returns its start function.
+let callScriptLoad = null;
+function callScript() {
+  if (!callScriptLoad) {
+    callScriptLoad = new Promise((resolve, reject) => {
+      const el = document.createElement('script');
+      el.src = '/call/call.js';
+      el.dataset.embed = '';
+      el.onload = () => (typeof window.atlasCallStart === 'function' ? resolve(window.atlasCallStart) : reject(new Error('no atlasCallStart')));
+      el.onerror = () => { callScriptLoad = null; el.remove(); reject(new Error('call script unavailable')); };
+      document.head.append(el);
+    });
+  }
+  return callScriptLoad;
 }
 
 // measure turns the script's receive statistics into a three-step quality
