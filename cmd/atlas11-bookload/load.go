@@ -121,7 +121,7 @@ func (c *client) call(ctx context.Context, method, path string, who *account, bo
 	}
 	if res.StatusCode == http.StatusCreated && strings.HasSuffix(path, "/signup") {
 		for _, ck := range res.Cookies() {
-			if ck.Name == "atlas11_session" {
+			if ck.Name == "atlas11_session" || ck.Name == "__Host-atlas11_session" { // plain HTTP or HTTPS
 				return res.StatusCode, append([]byte(ck.Name+"="+ck.Value+"\n"), b...), nil
 			}
 		}
@@ -144,7 +144,7 @@ func (c *client) signUp(ctx context.Context, email, role string) (*account, erro
 			ID string `json:"id"`
 		} `json:"user"`
 	}
-	if err := json.Unmarshal(rest, &me); err != nil || !bytes.HasPrefix(cookie, []byte("atlas11_session=")) {
+	if err := json.Unmarshal(rest, &me); err != nil || !bytes.Contains(cookie, []byte("atlas11_session=")) {
 		return nil, fmt.Errorf("sign-up %s: no session: %s", email, b)
 	}
 	return &account{id: me.User.ID, cookie: string(cookie)}, nil

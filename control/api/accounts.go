@@ -142,7 +142,7 @@ func (s *server) signIn(r *request) (any, error) {
 }
 
 func (s *server) signOut(r *request) (any, error) {
-	if tok, err := r.c.Cookie(sessionCookie); err == nil && tok != "" {
+	if tok, err := r.c.Cookie(s.cookieName()); err == nil && tok != "" {
 		if err := s.svc.DeleteSession(r.ctx(), tok); err != nil {
 			return nil, err
 		}

@@ -12,7 +12,7 @@ import (
 func sessionCookieOf(t *testing.T, r *resp) *http.Cookie {
 	t.Helper()
 	for _, c := range (&http.Response{Header: r.header}).Cookies() {
-		if c.Name == sessionCookie {
+		if c.Name == sessionCookie || c.Name == secureSessionCookie {
 			return c
 		}
 	}
@@ -60,7 +60,7 @@ func TestAuth_SecureCookieWhenConfigured(t *testing.T) {
 	e := newEnv(t, withSecureCookies())
 	r := e.anon().post("/auth/signup", map[string]any{"email": "s@atlas11.test", "password": "long enough pw",
 		"name": "S", "role": "client"}).want(http.StatusCreated)
-	if c := sessionCookieOf(t, r); !c.Secure || !c.HttpOnly {
+	if c := sessionCookieOf(t, r); c.Name != secureSessionCookie || !c.Secure || !c.HttpOnly || c.Path != "/" || c.Domain != "" {
 		t.Fatalf("cookie flags: %+v", c)
 	}
 }

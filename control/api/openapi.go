@@ -212,7 +212,8 @@ func buildOpenAPI(rs []route) ([]byte, error) {
 		"components": schema{
 			"schemas": b.named,
 			"securitySchemes": schema{
-				"session":        schema{"type": "apiKey", "in": "cookie", "name": sessionCookie},
+				"session": schema{"type": "apiKey", "in": "cookie", "name": sessionCookie,
+					"description": "named " + secureSessionCookie + " when the server runs with HTTPS or secure cookies"},
 				"internalSecret": schema{"type": "http", "scheme": "bearer"},
 			},
 		},

@@ -16,6 +16,21 @@ import (
 // sessionCookie holds the session token (HttpOnly: scripts never see it).
 const sessionCookie = "atlas11_session"
 
+// secureSessionCookie is its name when cookies are secure (HTTPS): the
+// __Host- prefix makes browsers accept it only with Secure, Path=/ and no
+// Domain, from a secure origin, so neither a sibling subdomain nor a
+// plain-HTTP attacker on the path can plant or shadow a session.
+const secureSessionCookie = "__Host-" + sessionCookie
+
+// cookieName is the session cookie's name in this server's mode; the other
+// name is ignored, so a cookie planted without the prefix never counts.
+func (s *server) cookieName() string {
+	if s.secure {
+		return secureSessionCookie
+	}
+	return sessionCookie
+}
+
 // request is what a handler sees: the gin context stays inside this package.
 type request struct {
 	c    *gin.Context
@@ -122,7 +137,7 @@ func (s *server) admit(rt route, r *request) error {
 
 // sessionUser resolves the session cookie.
 func (s *server) sessionUser(c *gin.Context) (control.User, error) {
-	tok, err := c.Cookie(sessionCookie)
+	tok, err := c.Cookie(s.cookieName())
 	if err != nil || tok == "" {
 		return control.User{}, apiErr(control.Unauthorized, "not_signed_in", "", "sign in first")
 	}
@@ -141,12 +156,12 @@ func (s *server) setSessionCookie(c *gin.Context, sess control.Session, now time
 	if maxAge < 1 {
 		maxAge = 1
 	}
-	http.SetCookie(c.Writer, &http.Cookie{Name: sessionCookie, Value: sess.Token, Path: "/", MaxAge: maxAge,
+	http.SetCookie(c.Writer, &http.Cookie{Name: s.cookieName(), Value: sess.Token, Path: "/", MaxAge: maxAge,
 		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode})
 }
 
 func (s *server) clearCookie(c *gin.Context) {
-	http.SetCookie(c.Writer, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1,
+	http.SetCookie(c.Writer, &http.Cookie{Name: s.cookieName(), Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode})
 }
 
