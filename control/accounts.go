@@ -127,6 +127,9 @@ func (s *Service) createUser(in NewUser, role Role) (User, error) {
 		if err := tx.Put(bEmails, []byte(email), []byte(u.ID)); err != nil {
 			return err
 		}
+		if err := queueVerification(tx, now, u, email, NoticeEmailVerify); err != nil {
+			return err
+		}
 		if role != RoleExpert {
 			return nil
 		}

@@ -20,6 +20,7 @@ const (
 	duePayout     = "payout"      // one expert's payout that the run could not make (expert/day)
 	dueReminder   = "reminder"    // a reminder before a booking (bookingID/hours)
 	dueReset      = "reset"       // an expired password-reset token to delete
+	dueVerify     = "verify"      // an expired e-mail verification token to delete
 )
 
 func policyOf(st Settings) Policy {

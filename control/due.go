@@ -221,6 +221,8 @@ func (s *Service) runJob(ctx context.Context, now time.Time, key string) (int, e
 			return remind(tx, now, id)
 		case dueReset:
 			return tx.Delete(bResets, []byte(id))
+		case dueVerify:
+			return tx.Delete(bVerify, []byte(id))
 		case dueSettle, dueRelease:
 			b, err := loadBooking(tx, id)
 			if ErrorKind(err) == NotFound {

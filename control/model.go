@@ -36,6 +36,8 @@ type User struct {
 	TimeZone     string    `json:"time_zone"` // IANA, e.g. Europe/Paris
 	CreatedAt    time.Time `json:"created_at"`
 	NoReminders  bool      `json:"no_reminders,omitempty"` // declined the reminder e-mails
+	// EmailVerified is set once the address's link was followed.
+	EmailVerified bool `json:"email_verified,omitempty"`
 }
 
 // NewUser is the input of CreateUser and CreateOperator.

@@ -526,7 +526,7 @@ func (s *Service) Notice(ctx context.Context, operatorID, id string) (Notice, er
 // is replaced, so that nobody reading the outbox can use it.
 func redacted(n Notice) Notice {
 	if n.Secret && n.Path != "" {
-		n.Path = "/reset/[redacted]"
+		n.Path = n.Path[:strings.LastIndex(n.Path, "/")+1] + "[redacted]"
 	}
 	return n
 }

@@ -65,6 +65,7 @@ const (
 	bNoticeQ   = "notice_queue"     // nextAttemptBE/noticeID -> "": notices to send
 	bCalFeeds  = "calendar_feeds"   // sha256(feed token) -> userID
 	bResets    = "password_resets"  // sha256(reset token) -> resetToken
+	bVerify    = "email_tokens"     // sha256(verification token) -> verifyToken
 )
 
 // Buckets lists every bucket the domain uses, for a Store to create at open.
@@ -72,5 +73,5 @@ func Buckets() []string {
 	return []string{bUsers, bEmails, bSessions, bProfiles, bSlugs, bRules, bExpRules,
 		bSlots, bExpSlots, bSlotBook, bSched, bBookings, bUserItems, bEvents, bExpEvents,
 		bEventRegs, bClaims, bUserClaim, bEscal, bOpenEsc, bPresence, bJournal, bBalances,
-		bIdem, bOutbox, bDue, bPayouts, bExpPay, bMeta, bJobFail, bNotices, bNoticeQ, bCalFeeds, bResets}
+		bIdem, bOutbox, bDue, bPayouts, bExpPay, bMeta, bJobFail, bNotices, bNoticeQ, bCalFeeds, bResets, bVerify}
 }

@@ -28,7 +28,7 @@ func TestOperator_NoticesScreenShowsWhatWouldBeSent(t *testing.T) {
 	goHash(t, ctx, "/operator/notices")
 	wantText(t, ctx, "E-mails", "Confirmation de réservation", "Nouvelle réservation (expert)", "zoe@example.com", "yves@example.com", "en attente")
 	checkAxe(t, ctx, axe, "operator notices")
-	click(t, ctx, "[data-show]")
+	click(t, ctx, `[data-show^="booking_confirmed."]`)
 	waitJS(t, ctx, "preview", `document.querySelector('#notice-view pre') !== null`)
 	wantText(t, ctx, "Bonjour", "20,00")
 	webtest.Screenshot(t, ctx, "op-05-notices")

@@ -120,6 +120,17 @@ func (m *mailpit) chaos(code int) {
 	resp.Body.Close()
 }
 
+// clear deletes every message.
+func (m *mailpit) clear() {
+	m.t.Helper()
+	req, _ := http.NewRequest(http.MethodDelete, m.api("/api/v1/messages"), nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	resp.Body.Close()
+}
+
 type mailSummary struct {
 	ID        string `json:"ID"`
 	MessageID string `json:"MessageID"`
@@ -262,6 +273,10 @@ func TestMail_DeliveredRetriedFailedAndResentThroughMailpit(t *testing.T) {
 		"role": "expert", "time_zone": "Europe/Paris"}, nil)
 	api(cl, "POST", "/auth/signup", map[string]any{"email": "bob@mail.test", "password": "silver meadow compass", "name": "Bob Client",
 		"role": "client", "time_zone": "America/New_York", "locale": "en"}, nil)
+	// The three sign-ups' verification mails first; the rest counts from an
+	// empty mailbox.
+	mp.waitMessages(3)
+	mp.clear()
 	var clock struct {
 		Now time.Time `json:"now"`
 	}
@@ -500,7 +515,7 @@ func TestMail_SIGKILLWhileBookingAndSendingLosesAndInventsNothing(t *testing.T) 
 		Messages []mailSummary `json:"messages"`
 	}
 	seen := map[string]int{}
-	for range 150 {
+	for range 300 { // up to 30 s: hundreds of mails on a loaded machine
 		mp.getJSON("/api/v1/messages?limit=2000", &list)
 		clear(seen)
 		for _, m := range list.Messages {
@@ -578,9 +593,17 @@ func TestMail_ForgottenPasswordResetFromTheMailInChromium(t *testing.T) {
 	js(`(() => { const f = document.querySelector('#forgot-form'); f.elements.email.value = 'zoe@mail.test'; f.requestSubmit(); return '' })()`)
 	waitFor("sent notice", `document.querySelector('.success')`)
 
-	msg := mp.message(mp.waitMessages(1)[0].ID)
-	if !strings.HasPrefix(msg.Subject, "Réinitialiser votre mot de passe") {
-		t.Fatalf("reset mail subject %q", msg.Subject)
+	var msg, verify mailMessage
+	for _, s := range mp.waitMessages(2) { // the sign-up's verification, then the reset
+		switch m := mp.message(s.ID); {
+		case strings.HasPrefix(m.Subject, "Réinitialiser votre mot de passe"):
+			msg = m
+		case strings.HasPrefix(m.Subject, "Confirmez votre adresse"):
+			verify = m
+		}
+	}
+	if msg.ID == "" || verify.ID == "" {
+		t.Fatalf("want a verification and a reset mail, got %q and %q", verify.Subject, msg.Subject)
 	}
 	i := strings.Index(msg.Text, "/#/reset/")
 	if i < 0 {
@@ -603,6 +626,18 @@ func TestMail_ForgottenPasswordResetFromTheMailInChromium(t *testing.T) {
 	old := newClient(p.base)
 	if code, _ := old.do("POST", "/api/v1/auth/signin", map[string]any{"email": "zoe@mail.test", "password": "silver meadow compass"}, nil, nil); code != http.StatusUnauthorized {
 		t.Fatalf("the old password: %d", code)
+	}
+	// The sign-up's verification link, followed in the browser.
+	j := strings.Index(verify.Text, "/#/verify/")
+	if j < 0 {
+		t.Fatalf("no verification link in:\n%s", verify.Text)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Navigate(p.base+"/#/verify/"+strings.Fields(verify.Text[j+len("/#/verify/"):])[0])); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("verified", `document.querySelector('#verify-result.success')`)
+	if got := js(`fetch('/api/v1/me').then(r => r.json()).then(m => String(m.user.email_verified))`); got != "true" {
+		t.Fatalf("email_verified after the link: %s", got)
 	}
 	again := newClient(p.base)
 	if code, _ := again.do("POST", "/api/v1/auth/password-reset/confirm", map[string]any{"token": token, "password": "one more passphrase"}, nil, nil); code != http.StatusBadRequest {

@@ -41,6 +41,7 @@ type userView struct {
 	Closed    bool         `json:"closed"`
 	CreatedAt time.Time    `json:"created_at"`
 	Reminders bool         `json:"reminders"` // gets the reminder e-mails
+	Verified  bool         `json:"email_verified"`
 }
 
 type meView struct {
@@ -53,7 +54,7 @@ type meView struct {
 
 func (s *server) meOf(u control.User) meView {
 	return meView{User: userView{ID: u.ID, Email: u.Email, Name: u.Name, Role: u.Role, Locale: u.Locale,
-		TimeZone: u.TimeZone, Closed: u.Closed, CreatedAt: u.CreatedAt, Reminders: !u.NoReminders}, SupportEmail: s.support, Now: s.svc.Clock().Now()}
+		TimeZone: u.TimeZone, Closed: u.Closed, CreatedAt: u.CreatedAt, Reminders: !u.NoReminders, Verified: u.EmailVerified}, SupportEmail: s.support, Now: s.svc.Clock().Now()}
 }
 
 func normalizeEmail(e string) string { return strings.ToLower(strings.TrimSpace(e)) }

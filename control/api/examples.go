@@ -20,6 +20,8 @@ func requestExamples() map[string]any {
 		"signIn":               signInReq{Email: "claire@example.com", Password: "prise-de-parole-42"},
 		"requestPasswordReset": resetRequestReq{Email: "claire@example.com"},
 		"confirmPasswordReset": resetConfirmReq{Token: "c2VjcmV0LXJlc2V0LXRva2VuLWZyb20tdGhlLW1haWw", Password: "une-voix-posee-2027"},
+		"verifyEmail":          verifyEmailReq{Token: "c2VjcmV0LXZlcmlmeS10b2tlbi1mcm9tLXRoZS1tYWls"},
+		"changeEmail":          changeEmailReq{Email: "claire.martin@example.org", Password: "prise-de-parole-42"},
 		"updatePreferences":    control.Preferences{Locale: text("en"), TimeZone: text("America/New_York"), Reminders: &no},
 		"updateProfile": control.ProfileUpdate{Headline: text("Coach en prise de parole"),
 			Bio: text("Quinze ans de formation à l'oral."), Languages: []string{"fr", "en"},

@@ -39,6 +39,8 @@ func FuzzMoveSimClockBody(f *testing.F)         { fuzzBody(f, "moveSimClock") }
 func FuzzUpdatePreferencesBody(f *testing.F)    { fuzzBody(f, "updatePreferences") }
 func FuzzRequestPasswordResetBody(f *testing.F) { fuzzBody(f, "requestPasswordReset") }
 func FuzzConfirmPasswordResetBody(f *testing.F) { fuzzBody(f, "confirmPasswordReset") }
+func FuzzVerifyEmailBody(f *testing.F)          { fuzzBody(f, "verifyEmail") }
+func FuzzChangeEmailBody(f *testing.F)          { fuzzBody(f, "changeEmail") }
 
 func fuzzBody(f *testing.F, id string) {
 	var rt route

@@ -63,3 +63,52 @@ func (s *server) confirmReset(r *request) (any, error) {
 func newResetLimiters(now func() time.Time) (byEmail, byIP *limiter) {
 	return newLimiter(now, 3, 10*time.Minute), newLimiter(now, 10, time.Minute)
 }
+
+type verifyEmailReq struct {
+	Token string `json:"token" max:"64"`
+}
+
+type changeEmailReq struct {
+	Email    string `json:"email" max:"254"`
+	Password string `json:"password" max:"256"`
+}
+
+// verifyEmail follows a mailed verification link.
+func (s *server) verifyEmail(r *request) (any, error) {
+	var in verifyEmailReq
+	if err := r.bind(&in); err != nil {
+		return nil, err
+	}
+	u, err := s.svc.VerifyEmail(r.ctx(), in.Token)
+	if err != nil {
+		return nil, err
+	}
+	return s.meOf(u), nil
+}
+
+// changeEmail mails a link to the new address; the current password
+// proves the caller is the account's owner.
+func (s *server) changeEmail(r *request) (any, error) {
+	var in changeEmailReq
+	if err := r.bind(&in); err != nil {
+		return nil, err
+	}
+	// Wrong passwords count as failed sign-ins do (a right one refunds);
+	// each mail sent counts as a reset request does.
+	tooMany := func(wait time.Duration) error {
+		retryAfter(r.c, wait)
+		return apiErr(control.RateLimited, "too_many_attempts", "", "too many attempts: try again later")
+	}
+	ls, keys := []*limiter{s.byEmail, s.byIP}, []string{r.user.Email, clientKey(r.c)}
+	if ok, wait := takeAll(ls, keys); !ok {
+		return nil, tooMany(wait)
+	}
+	if ok, err := verifyPassword(r.user.PasswordHash, in.Password); err != nil || !ok {
+		return nil, apiErr(control.Invalid, "wrong_password", "password", "the current password is wrong")
+	}
+	refundAll(ls, keys)
+	if ok, wait := s.resetByEmail.Take("change:" + r.user.ID); !ok {
+		return nil, tooMany(wait)
+	}
+	return nil, s.svc.RequestEmailChange(r.ctx(), r.user.ID, in.Email)
+}

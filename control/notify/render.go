@@ -28,6 +28,7 @@ var Kinds = []control.NoticeKind{
 	control.NoticeRegistrationNew, control.NoticeBookingCancelled, control.NoticeReminder,
 	control.NoticeReceipt, control.NoticeNotCharged, control.NoticeClaimNew, control.NoticeClaimAnswered,
 	control.NoticeClaimEscalated, control.NoticeClaimDecided, control.NoticePayoutSent, control.NoticePasswordReset,
+	control.NoticeEmailVerify, control.NoticeEmailChange, control.NoticeEmailChanged,
 }
 
 // Message is a rendered notice.

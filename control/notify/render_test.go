@@ -65,14 +65,15 @@ func TestRender_EveryKindInBothLanguages(t *testing.T) {
 					t.Fatalf("%s %s: subject %q, text %q", lang, k, m.Subject, m.Text)
 				}
 				wantTime := want[lang][0]
-				if k == control.NoticePasswordReset { // the link's expiry
+				if k == control.NoticePasswordReset || k == control.NoticeEmailVerify || k == control.NoticeEmailChange { // the link's expiry
 					wantTime = formatTime(lang, n.End, n.TimeZone)
 				}
-				if k != control.NoticePayoutSent && !strings.Contains(m.Text, wantTime) {
+				if k != control.NoticePayoutSent && k != control.NoticeEmailChanged && !strings.Contains(m.Text, wantTime) {
 					t.Fatalf("%s %s: no local time %q in\n%s", lang, k, wantTime, m.Text)
 				}
 				noAmount := map[control.NoticeKind]bool{control.NoticeReminder: true, control.NoticeClaimNew: true,
-					control.NoticeClaimEscalated: true, control.NoticePasswordReset: true}
+					control.NoticeClaimEscalated: true, control.NoticePasswordReset: true, control.NoticeEmailVerify: true,
+					control.NoticeEmailChange: true, control.NoticeEmailChanged: true}
 				if !noAmount[k] && !(toExpert && k == control.NoticeBookingCancelled) && !strings.Contains(m.Text, want[lang][1]) {
 					t.Fatalf("%s %s: amount not formatted as %q:\n%s", lang, k, want[lang][1], m.Text)
 				}

@@ -18,6 +18,7 @@ const routes = [
   ['/signup', [], pub.signUp],
   ['/forgot', [], pub.forgot],
   ['/reset/:token', [], pub.reset],
+  ['/verify/:token', [], pub.verify],
   ['/e/:slug', [], pub.profile],
   ['/book/:expert/:slot', ['client'], client.book],
   ['/events/:id', [], client.event],

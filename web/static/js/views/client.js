@@ -226,7 +226,24 @@ function mailPrefs(app) {
     ['fr', 'en'].map((l) => h('option', { value: l, selected: u.locale === l, lang: l }, t(`lang.${l}`))))),
   h('p', { class: 'hint' }, t('prefs.essential')),
   h('button', { type: 'submit' }, t('prefs.submit')));
-  return section(t('prefs.title'), 2, form);
+  const change = h('form', { novalidate: true, id: 'email-form', onsubmit: async (e) => {
+    e.preventDefault();
+    clearErrors(change);
+    const email = change.elements.new_email.value.trim();
+    if (!email) return showError(change, { field: 'new_email', message: t('auth.email.required') });
+    await busy(change, async () => {
+      try {
+        await api.changeEmail({ email, password: change.elements.current_password.value });
+        change.reset();
+        announce(t('prefs.email.sent', { email }));
+      } catch (err) { showError(change, err.field === 'email' ? { ...err, field: 'new_email' } : err.field === 'password' ? { ...err, field: 'current_password' } : err); }
+    });
+  } }, formError(),
+  h('p', {}, t('prefs.email.current', { email: u.email }), ' ', u.email_verified ? t('prefs.email.verified') : t('prefs.email.unverified')),
+  field(t('prefs.email.new'), input('new_email', { type: 'email', autocomplete: 'email' })),
+  field(t('prefs.email.password'), input('current_password', { type: 'password', autocomplete: 'current-password' })),
+  h('button', { type: 'submit', class: 'secondary' }, t('prefs.email.submit')));
+  return section(t('prefs.title'), 2, form, h('h3', {}, t('prefs.email.title')), change);
 }
 
 // calendarFeed hands out the private subscription URL of the user's

@@ -2,7 +2,7 @@
 // sign-in, and an expert's shareable profile (ACC-1, ACC-2).
 import { api } from '../api.js';
 import { t, lang, timeZone, fmtDate, fmtTime, fmtMinutes } from '../i18n.js';
-import { flash, h, field, input, select, formError, clearErrors, showError, busy, announce, section } from '../dom.js';
+import { flash, h, field, input, select, formError, clearErrors, showError, errorText, busy, announce, section } from '../dom.js';
 import { settings, hours, minutes, mediaLabel, languageName, money, when, loadError } from './common.js';
 
 export async function home(app) {
@@ -116,6 +116,21 @@ export async function forgot() {
   field(t('auth.email'), input('email', { type: 'email', autocomplete: 'email', required: true })),
   h('button', { type: 'submit' }, t('auth.forgot.submit')));
   return h('div', { class: 'narrow' }, h('h1', {}, t('auth.forgot.title')), h('p', { class: 'lead' }, t('auth.forgot.lead')), form, out);
+}
+
+// verify follows a mailed verification link: it proves the address, or
+// moves the account to the new one.
+export async function verify(app, params) {
+  let msg;
+  try {
+    const me = await api.verifyEmail({ token: params.token });
+    if (app.user) await app.refreshUser();
+    msg = h('p', { class: 'success', id: 'verify-result' }, t('auth.verify.done', { email: me.user.email }));
+  } catch (err) {
+    msg = h('p', { class: 'error', id: 'verify-result', role: 'alert' }, errorText(err));
+  }
+  return h('div', { class: 'narrow' }, h('h1', {}, t('auth.verify.title')), msg,
+    h('p', {}, h('a', { href: app.user ? '#/activity' : '#/signin' }, t(app.user ? 'nav.activity' : 'nav.signin'))));
 }
 
 // reset sets a new password from the mailed link, then signs in.
