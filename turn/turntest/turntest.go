@@ -22,7 +22,9 @@ type Server struct {
 
 // Config is a relay on 127.0.0.1 with free ports whose relays may reach
 // exactly mediaIPs (127.0.0.1 when none are given).
-func Config(mediaIPs ...string) turn.Config {
+// Config relays to mediaPort (the media server's UDP port) and the port
+// after it on mediaIPs: turnutils_uclient binds a channel to both.
+func Config(mediaPort int, mediaIPs ...string) turn.Config {
 	if len(mediaIPs) == 0 {
 		mediaIPs = []string{"127.0.0.1"}
 	}
@@ -33,15 +35,16 @@ func Config(mediaIPs ...string) turn.Config {
 	cfg.RelayPortMin, cfg.RelayPortMax = 21000, 22999
 	cfg.Secret = Secret
 	cfg.MediaIPs = mediaIPs
+	cfg.MediaUDPPorts = []int{mediaPort, mediaPort + 1}
 	return cfg
 }
 
-// Start runs Config(mediaIPs...) until the test ends. Hand the browser
+// Start runs Config(mediaPort, mediaIPs...) until the test ends. Hand the browser
 // srv.ICEServers(userID) and use iceTransportPolicy "relay".
-func Start(tb testing.TB, mediaIPs ...string) *Server {
+func Start(tb testing.TB, mediaPort int, mediaIPs ...string) *Server {
 	tb.Helper()
 	reg := prometheus.NewRegistry()
-	srv, err := turn.New(Config(mediaIPs...), turn.Deps{Registerer: reg})
+	srv, err := turn.New(Config(mediaPort, mediaIPs...), turn.Deps{Registerer: reg})
 	if err != nil {
 		tb.Fatalf("turntest: %v", err)
 	}

@@ -12,12 +12,12 @@ import (
 )
 
 func TestStart_RelaysToTheMediaIPAndCountsBytes(t *testing.T) {
-	s := Start(t)
 	peer, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer peer.Close()
+	s := Start(t, peer.LocalAddr().(*net.UDPAddr).Port) // the peer stands for the media server
 	go func() {
 		buf := make([]byte, 2048)
 		for {
