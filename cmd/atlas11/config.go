@@ -54,6 +54,9 @@ type HTTPConfig struct {
 type LogConfig struct {
 	Level  string `yaml:"level"`  // debug, info, warn, error
 	Format string `yaml:"format"` // text or json
+	// Access writes one line per HTTP request of the main listener, at info
+	// level (msg "request"; see accesslog.go).
+	Access bool `yaml:"access"`
 }
 
 // SecretsConfig holds shared secrets. Empty values are generated once and
@@ -72,7 +75,7 @@ func DefaultConfig() Config {
 		AdminAddr: defaultAdminAddr,
 		DataDir:   "./data",
 		Clock:     "system",
-		Log:       LogConfig{Level: "info", Format: "text"},
+		Log:       LogConfig{Level: "info", Format: "text", Access: true},
 		Rules:     control.DefaultSettings(),
 		SFU:       defaultSFUConfig(),
 		TURN:      defaultTURNConfig(),

@@ -44,6 +44,7 @@ Commands:
   backup             write a consistent copy of the database: --url for a hot backup
                      of a running server (as an operator), else from a stopped one
   config check       validate a config file and print the effective config
+  version            print the version, VCS revision and Go version
   help               show this help
 
 Flags (serve, config check):
@@ -80,6 +81,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return operatorCreate(ctx, args[1:], getenv, stdin, stdout, stderr)
 	case "backup":
 		return backupCmd(ctx, args, getenv, stdout, stderr)
+	case "version":
+		return versionCmd(args, stdout)
 	case "help", "-h", "--help", "-help":
 		fmt.Fprint(stdout, usage)
 		fs, _ := configFlags("serve", &Config{}, io.Discard)
@@ -240,6 +243,7 @@ func newPlatform(cfg Config, stderr io.Writer, media bool) (*platform, error) {
 
 	p.reg = prometheus.NewRegistry()
 	p.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	registerBuildInfo(p.reg)
 
 	// Presence is drained after the media server stops (closers run in
 	// reverse), so the last leaves reach the store.
@@ -330,7 +334,8 @@ func newPlatform(cfg Config, stderr io.Writer, media bool) (*platform, error) {
 	p.trusted, _ = parseTrusted(cfg.HTTP.TrustedProxies) // validated with the config
 	// Security headers (CSP, frame and sniffing protection, Permissions-
 	// Policy) on every answer of this listener, whatever route answers.
-	p.handler = web.SecurityHeaders(forwarded(mux, p.trusted))
+	// The access log runs after forwarded, so it names the real client.
+	p.handler = web.SecurityHeaders(forwarded(accessLog(mux, p.log.With("component", "access"), cfg.Log.Access), p.trusted))
 	return p, nil
 }
 

@@ -181,8 +181,12 @@ func (s *server) observe(c *gin.Context) {
 	class := strconv.Itoa(c.Writer.Status()/100) + "xx"
 	s.reqs.WithLabelValues(route, c.Request.Method, class).Inc()
 	s.latency.WithLabelValues(route, c.Request.Method).Observe(time.Since(start).Seconds())
-	// The access log, at debug level: client is the address rate limits key
-	// on (the binary has already resolved a trusted proxy's X-Forwarded-For).
+	if info := requestInfoOf(c.Request.Context()); info != nil {
+		info.Route = route // the binary writes the access log line
+		return
+	}
+	// Without the binary around (tests), an access log at debug level:
+	// client is the address rate limits key on.
 	s.log.Debug("request", "request_id", c.GetString(requestIDKey), "client", c.ClientIP(),
 		"method", c.Request.Method, "route", route, "status", c.Writer.Status())
 }

@@ -62,8 +62,9 @@ type ErrorBody struct {
 	Error ErrorDetail `json:"error"`
 }
 
-// ErrorDetail is the content of ErrorBody. RequestID is set on 5xx answers:
-// the server's log line for the failure carries the same ID.
+// ErrorDetail is the content of ErrorBody. RequestID is set on every error
+// (and in X-Request-ID): the access log line, and for a 5xx the error log
+// line with the detail, carry the same ID.
 type ErrorDetail struct {
 	Code      string `json:"code"`
 	Message   string `json:"message"`
@@ -92,11 +93,11 @@ func writeError(c *gin.Context, log *slog.Logger, err error) {
 		Message: control.ErrorMessage(err),
 		Field:   control.ErrorField(err),
 	}}
+	id := requestID(c)
+	body.Error.RequestID = id
 	if st >= 500 {
-		id := requestID(c)
 		log.Error("request failed", "request_id", id, "client", c.ClientIP(), "route", c.FullPath(), "method", c.Request.Method,
 			"status", st, "err", err)
-		body.Error.RequestID = id
 		body.Error.Field = ""
 		if st == http.StatusServiceUnavailable {
 			if c.Writer.Header().Get("Retry-After") == "" {
@@ -125,10 +126,20 @@ func requestID(c *gin.Context) string {
 // logs. It is generated here, never taken from the client, so a log line
 // cannot be forged into another request's.
 func newRequestID(c *gin.Context) string {
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	id := hex.EncodeToString(b[:])
+	var id string
+	if info := requestInfoOf(c.Request.Context()); info != nil && info.ID != "" {
+		id = info.ID // named by the binary, which logs it
+	} else {
+		id = NewRequestID()
+	}
 	c.Set(requestIDKey, id)
 	c.Header("X-Request-ID", id)
 	return id
+}
+
+// NewRequestID returns a fresh random request ID (24 hex digits).
+func NewRequestID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
