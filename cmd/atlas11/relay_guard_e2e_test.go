@@ -23,10 +23,12 @@ import (
 
 const relayGuardSecret = "relay-guard-e2e-secret-0123"
 
-// freeUDPTCPPort returns a port free for both UDP and TCP on 127.0.0.1.
+// freeUDPTCPPort returns a port free for both UDP and TCP on 127.0.0.1,
+// below TURN's default relay range (49152-65535), which the kernel's
+// ephemeral ports overlap: a TURN port in it is refused at start.
 func freeUDPTCPPort(t *testing.T) int {
 	t.Helper()
-	for range 20 {
+	for range 200 {
 		u, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 		if err != nil {
 			t.Fatal(err)
@@ -36,7 +38,9 @@ func freeUDPTCPPort(t *testing.T) int {
 		_ = u.Close()
 		if err == nil {
 			_ = l.Close()
-			return port
+			if port < 49152 {
+				return port
+			}
 		}
 	}
 	t.Fatal("no port free for both UDP and TCP")
