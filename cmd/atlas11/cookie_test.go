@@ -127,9 +127,18 @@ func TestCookies_HTTPSUsesTheHostPrefixAndChromiumKeepsIt(t *testing.T) {
 		const up = await fetch('/api/v1/auth/signup', { method: 'POST', headers: { 'Content-Type': 'application/json' },
 			body: JSON.stringify({ email: 'browser@cookie.test', password: 'violet tide lamp 9', name: 'B', role: 'client' }) });
 		const me = await fetch('/api/v1/me');
-		return up.status + ' ' + me.status + ' [' + document.cookie + ']';
+		const seen = document.cookie;
+		const out = await fetch('/api/v1/auth/signout', { method: 'POST' });
+		const after = await fetch('/api/v1/me');
+		return [up.status, me.status, '[' + seen + ']', out.status, after.status].join(' ');
 	})()`, chromedp.EvalAwaitPromise))
-	if err != nil || got != "201 200 []" {
-		t.Fatalf("Chromium over HTTPS: sign-up, /me, document.cookie = %q (%v), want \"201 200 []\"", got, err)
+	// Sign-out clears the __Host- cookie: the browser, which replaces such a
+	// cookie only with one as strict, sends no session afterwards.
+	if want := "201 200 [] 204 401"; err != nil || got != want {
+		t.Fatalf("Chromium over HTTPS: sign-up, /me, document.cookie, sign-out, /me = %q (%v), want %q", got, err, want)
+	}
+	if v, err := chromedp.Run(cctx, chromedp.Evaluate[string](`(async () => (await (await fetch('/api/v1/me')).json()).error.code)()`,
+		chromedp.EvalAwaitPromise)); err != nil || v != "not_signed_in" {
+		t.Fatalf("after sign-out the browser still sends a session cookie: /me %q (%v), want not_signed_in", v, err)
 	}
 }

@@ -65,6 +65,46 @@ func TestAuth_SecureCookieWhenConfigured(t *testing.T) {
 	}
 }
 
+// Through the real handler in both modes, as a client sending cookies by
+// hand would: the session works under the mode's name only, and sign-out
+// reads that name, ends the session server-side and clears the cookie under
+// the same name and attributes (a __Host- cookie is only replaced by one
+// with Secure and Path=/).
+func TestAuth_SessionCookieNamePerModeAndSignOut(t *testing.T) {
+	for _, tc := range []struct {
+		name, other string
+		secure      bool
+		opts        []envOpt
+	}{
+		{sessionCookie, secureSessionCookie, false, nil},
+		{secureSessionCookie, sessionCookie, true, []envOpt{withSecureCookies()}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, tc.opts...)
+			bare := &user{e: e, hc: &http.Client{Timeout: 30 * time.Second}} // no jar: cookies by hand
+			c := sessionCookieOf(t, bare.post("/auth/signup", map[string]any{"email": "m@atlas11.test",
+				"password": "long enough pw", "name": "M", "role": "client"}).want(http.StatusCreated))
+			if c.Name != tc.name || c.Secure != tc.secure {
+				t.Fatalf("session cookie %+v, want %s Secure=%v", c, tc.name, tc.secure)
+			}
+			bare.do("GET", "/me", nil, "Cookie", tc.name+"="+c.Value).want(http.StatusOK)
+			bare.do("GET", "/me", nil, "Cookie", tc.other+"="+c.Value).wantErr(http.StatusUnauthorized, "not_signed_in")
+
+			// Sign-out under the other name leaves the session alone.
+			bare.do("POST", "/auth/signout", nil, "Cookie", tc.other+"="+c.Value).want(http.StatusNoContent)
+			bare.do("GET", "/me", nil, "Cookie", tc.name+"="+c.Value).want(http.StatusOK)
+
+			r := bare.do("POST", "/auth/signout", nil, "Cookie", tc.name+"="+c.Value).want(http.StatusNoContent)
+			cl := sessionCookieOf(t, r)
+			if cl.Name != tc.name || cl.Value != "" || cl.MaxAge >= 0 || cl.Secure != tc.secure || cl.Path != "/" || cl.Domain != "" {
+				t.Fatalf("sign-out cookie %+v, want %s cleared with Secure=%v, Path=/, no Domain", cl, tc.name, tc.secure)
+			}
+			// The token itself is dead, not merely forgotten by the client.
+			bare.do("GET", "/me", nil, "Cookie", tc.name+"="+c.Value).wantErr(http.StatusUnauthorized, "session_invalid")
+		})
+	}
+}
+
 func TestAuth_SignInSignOutAndUnauthenticated(t *testing.T) {
 	e := newEnv(t)
 	e.signUp(control.RoleClient)
