@@ -1,9 +1,13 @@
 package main
 
 import (
+	"crypto/tls"
 	"net/http"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"atlas11/web"
 )
@@ -49,8 +53,14 @@ func TestHeaders_EveryKindOfAnswerCarriesThem(t *testing.T) {
 		}
 	}
 
-	base := startServer(t)
-	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	everyKindOfAnswer(t, startServer(t), http.DefaultTransport, nil)
+}
+
+// everyKindOfAnswer asks base for a sample of every kind of answer and
+// checks the security headers on each, then more on each if set.
+func everyKindOfAnswer(t *testing.T, base string, rt http.RoundTripper, more func(what string, h http.Header)) {
+	t.Helper()
+	noRedirect := &http.Client{Transport: rt, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	for _, tc := range []struct {
 		method, path string
 		header       map[string]string
@@ -96,5 +106,37 @@ func TestHeaders_EveryKindOfAnswerCarriesThem(t *testing.T) {
 			t.Errorf("%s: status %d, want %d", what, resp.StatusCode, tc.status)
 		}
 		wantSecurityHeaders(t, what, resp.Header)
+		if more != nil {
+			more(what, resp.Header)
+		}
 	}
+}
+
+// The compiled binary with HTTPS on (tls.mode files), asked from outside
+// over TLS: every kind of answer carries the security headers and HSTS,
+// and the session cookie it sets is the __Host- one, Secure, Path=/, no
+// Domain, believed under that name only.
+func TestHeaders_RealBinaryOverHTTPS(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	certFile, keyFile := writeTestCert(t, dir, "live", 3001)
+	data := filepath.Join(dir, "data")
+	p := spawnWith(t, bin, data, testConfig+"tls:\n  mode: files\n  cert_file: "+certFile+"\n  key_file: "+keyFile+"\n")
+	t.Cleanup(func() {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		_ = p.cmd.Wait()
+	})
+	if !strings.HasPrefix(p.base, "https://") {
+		t.Fatalf("listening on %q, want https", p.base)
+	}
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: poolOf(t, certFile)}}
+	defer tr.CloseIdleConnections()
+	everyKindOfAnswer(t, p.base, tr, func(what string, h http.Header) {
+		if h.Get("Strict-Transport-Security") == "" {
+			t.Errorf("%s: no Strict-Transport-Security over HTTPS", what)
+		}
+	})
+	hc := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	c := signUpCookie(t, hc, p.base, "binary@cookie.test")
+	wantCookie(t, hc, p.base, c, "__Host-atlas11_session", true)
 }
