@@ -16,6 +16,7 @@ type metrics struct {
 	sendRefused, directOut, directIn                  prometheus.Counter
 	layerSwitches                                     prometheus.Counter
 	joins                                             prometheus.Counter
+	chatDropped, chatRefused                          prometheus.Counter
 	refusals                                          *prometheus.CounterVec
 	bandwidth, forwardLatency, joinToFirst            prometheus.Histogram
 }
@@ -46,6 +47,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		plis:          counter("plis_sent_total", "Keyframe requests (PLI) sent to publishers."),
 		layerSwitches: counter("layer_switches_total", "Simulcast layer switches on subscriber streams."),
 		joins:         counter("joins_total", "Accepted joins."),
+		chatDropped:   counter("chat_dropped_total", "Chat messages not delivered to a participant whose signaling queue was backed up; its call goes on."),
+		chatRefused:   counter("chat_rate_limited_total", "Chat messages refused because their sender exceeded the chat rate."),
 		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: ns + "refusals_total", Help: "Refused joins and fatal signaling errors, by code.",
 		}, []string{"code"}),
@@ -68,7 +71,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	for _, c := range []prometheus.Collector{
 		m.rooms, m.participants, m.tracks, m.packetsIn, m.bytesIn, m.directIn, m.packetsOut, m.bytesOut, m.directOut, m.sendRefused,
 		m.dropped, m.malformed, m.nacks, m.retransmits, m.plis, m.layerSwitches, m.joins,
-		m.refusals, m.bandwidth, m.forwardLatency, m.joinToFirst,
+		m.chatDropped, m.chatRefused, m.refusals, m.bandwidth, m.forwardLatency, m.joinToFirst,
 	} {
 		if err := reg.Register(c); err != nil {
 			return nil, err

@@ -253,17 +253,29 @@ func (r *room) removeSource(src *source) {
 }
 
 func (r *room) broadcast(msg ServerMessage, except string) {
+	for _, sess := range r.live(except) {
+		sess.send(msg)
+	}
+}
+
+// broadcastChat sends a chat message to everyone, best effort (sendChat).
+func (r *room) broadcastChat(msg ServerMessage) {
+	for _, sess := range r.live("") {
+		sess.sendChat(msg)
+	}
+}
+
+// live returns the connected members' sessions, except user's.
+func (r *room) live(except string) []*session {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	var to []*session
 	for _, m := range r.members {
 		if m.sess != nil && m.adm.User != except {
 			to = append(to, m.sess)
 		}
 	}
-	r.mu.Unlock()
-	for _, sess := range to {
-		sess.send(msg)
-	}
+	return to
 }
 
 // run is the room's ticker: layer rates, layer selection, grace sweep.

@@ -45,6 +45,10 @@ type Config struct {
 	SelectInterval time.Duration
 	// JoinTimeout bounds the wait for the first (join) message.
 	JoinTimeout time.Duration
+	// ChatRate (messages a second) and ChatBurst bound each participant's chat:
+	// one flooding sender must not bury the others' signaling.
+	ChatRate  float64
+	ChatBurst int
 }
 
 func (c *Config) setDefaults() {
@@ -75,6 +79,12 @@ func (c *Config) setDefaults() {
 	if c.JoinTimeout == 0 {
 		c.JoinTimeout = 10 * time.Second
 	}
+	if c.ChatRate == 0 {
+		c.ChatRate = 5
+	}
+	if c.ChatBurst == 0 {
+		c.ChatBurst = 10
+	}
 }
 
 // Validate reports the first invalid setting.
@@ -90,6 +100,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("sfu: ReconnectGrace must not be negative")
 	case c.VideoQueue < 4 || c.AudioQueue < 4:
 		return fmt.Errorf("sfu: queues must hold at least 4 packets")
+	case c.ChatRate < 0 || c.ChatBurst < 0:
+		return fmt.Errorf("sfu: ChatRate and ChatBurst must not be negative")
 	}
 	for _, ip := range c.PublicIPs {
 		if net.ParseIP(ip) == nil {

@@ -16,10 +16,12 @@ import (
 	"github.com/coder/websocket"
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
+	"golang.org/x/time/rate"
 )
 
 const (
-	outQueue     = 128 // signaling messages waiting for a slow client
+	outQueue     = 128 // control messages waiting for a slow client
+	chatQueue    = 32  // chat messages waiting for a slow client; more are dropped
 	writeTimeout = 5 * time.Second
 )
 
@@ -34,7 +36,9 @@ type session struct {
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc
-	out    chan ServerMessage
+	out    chan ServerMessage // control: never dropped; a client that lets it fill is ended
+	chat   chan ServerMessage // chat: best effort, written only when out is empty
+	chatIn *rate.Limiter      // this participant's own chat sending
 
 	joinedAt  time.Time // wall clock, for the join-to-first-packet metric
 	firstOnce sync.Once
@@ -99,8 +103,10 @@ func (s *Server) serve(parent context.Context, ws *websocket.Conn) {
 		if err == nil {
 			sess := &session{
 				id: newID(), s: s, adm: a, ws: ws, ctx: ctx, cancel: cancel,
-				out: make(chan ServerMessage, outQueue), joinedAt: time.Now(),
-				downs: map[string]*subTrack{}, sources: map[string]*source{}, maxLayer: 2,
+				out: make(chan ServerMessage, outQueue), chat: make(chan ServerMessage, chatQueue),
+				chatIn:   rate.NewLimiter(rate.Limit(s.cfg.ChatRate), s.cfg.ChatBurst),
+				joinedAt: time.Now(),
+				downs:    map[string]*subTrack{}, sources: map[string]*source{}, maxLayer: 2,
 				log: s.log.With("room", a.Room, "user", a.User),
 			}
 			sess.run()
@@ -250,6 +256,10 @@ func (sess *session) readLoop() error {
 			continue
 		}
 		msg, err := DecodeClientMessage(b)
+		if ErrorCode(err) == CodeChatTooLong {
+			sess.sendChatError(err)
+			continue
+		}
 		if err != nil {
 			sess.sendError(err)
 			continue
@@ -290,12 +300,38 @@ func (sess *session) handle(msg ClientMessage) error {
 		}
 		sess.mu.Unlock()
 	case TypeChat:
+		// Monotonic time, not the control plane's (possibly simulated) clock.
+		if !sess.chatIn.Allow() {
+			sess.s.m.chatRefused.Inc()
+			sess.sendChatError(Refusef(CodeChatRateLimited, "too many messages, wait a moment"))
+			return nil
+		}
 		from := participantOf(sess.adm)
-		sess.room.broadcast(ServerMessage{
+		sess.room.broadcastChat(ServerMessage{
 			Type: TypeChat, From: &from, Text: msg.Text, At: sess.s.deps.Now().UTC().Format(time.RFC3339),
-		}, "")
+		})
 	}
 	return nil
+}
+
+// sendChat queues a chat message without ever ending the session: a receiver
+// whose chat lane is full misses it.
+func (sess *session) sendChat(msg ServerMessage) {
+	select {
+	case <-sess.ctx.Done():
+	case sess.chat <- msg:
+	default:
+		sess.s.m.chatDropped.Inc()
+	}
+}
+
+// sendChatError refuses a chat message on the chat lane: a flooder that does
+// not read its refusals loses some of them, not its call.
+func (sess *session) sendChatError(err error) {
+	var r *RefusalError
+	if errors.As(err, &r) {
+		sess.sendChat(ServerMessage{Type: TypeError, Code: r.Code, Message: r.Message})
+	}
 }
 
 func (sess *session) send(msg ServerMessage) {
@@ -316,23 +352,33 @@ func (sess *session) sendError(err error) {
 	sess.send(ServerMessage{Type: TypeError, Code: r.Code, Message: r.Message})
 }
 
+// writeLoop writes control messages first: chat goes out only when no control
+// message waits, so SDP and candidates never queue behind a chat burst.
 func (sess *session) writeLoop() {
 	for {
+		var msg ServerMessage
 		select {
 		case <-sess.ctx.Done():
 			return
-		case msg := <-sess.out:
-			b, err := json.Marshal(msg)
-			if err != nil {
-				continue
-			}
-			wctx, cancel := context.WithTimeout(sess.ctx, writeTimeout)
-			err = sess.ws.Write(wctx, websocket.MessageText, b)
-			cancel()
-			if err != nil {
-				sess.cancel(err)
+		case msg = <-sess.out:
+		default:
+			select {
+			case <-sess.ctx.Done():
 				return
+			case msg = <-sess.out:
+			case msg = <-sess.chat:
 			}
+		}
+		b, err := json.Marshal(msg)
+		if err != nil {
+			continue
+		}
+		wctx, cancel := context.WithTimeout(sess.ctx, writeTimeout)
+		err = sess.ws.Write(wctx, websocket.MessageText, b)
+		cancel()
+		if err != nil {
+			sess.cancel(err)
+			return
 		}
 	}
 }

@@ -30,7 +30,11 @@ package sfu
 //	{"type":"candidate","pc":"pub"|"sub","candidate":{"candidate":"...","sdpMid":"0","sdpMLineIndex":0}}
 //	{"type":"restart"}                             ask for an ICE-restarting "sub" offer
 //	{"type":"layer","layer":"q"|"h"|"f"}           highest video layer wanted (default "f")
-//	{"type":"chat","text":"..."}                   at most MaxChatRunes runes
+//	{"type":"chat","text":"..."}                   at most MaxChatRunes runes and MaxChatBytes
+//	    bytes (else "chat_too_long"); each sender gets Config.ChatRate messages a second
+//	    with bursts of Config.ChatBurst (else "chat_rate_limited"). Both refusals are
+//	    non-fatal. Chat is best effort: a receiver whose signaling is backed up misses
+//	    chat messages, never offers, answers, candidates or participant notices.
 //	{"type":"leave"}                               leave now (no grace period)
 //
 // Server -> client:
@@ -51,7 +55,8 @@ package sfu
 // with status CloseStatus(code) (4000-4099) and the code as the close reason. Codes:
 // token_invalid, token_expired, room_not_open, account_closed, room_full, wrong_room,
 // not_allowed, replaced (the same user joined again elsewhere), bad_message (non-fatal
-// unless before "join"), bad_sdp (non-fatal), shutting_down, internal.
+// unless before "join"), bad_sdp (non-fatal), chat_rate_limited and chat_too_long
+// (non-fatal), shutting_down, internal.
 
 import (
 	"bytes"
@@ -68,7 +73,9 @@ const (
 	// audio is about 6 KiB.
 	MaxMessageBytes = 64 << 10
 	// MaxChatRunes bounds one chat message.
-	MaxChatRunes  = 2000
+	MaxChatRunes = 2000
+	// MaxChatBytes bounds its UTF-8 size, so 2000 accented letters still fit.
+	MaxChatBytes  = 4096
 	maxTokenBytes = 4096
 	maxIDBytes    = 256
 )
@@ -146,7 +153,7 @@ type ServerMessage struct {
 }
 
 // DecodeClientMessage parses and validates one client frame. It never panics; any
-// error is a *RefusalError with code bad_message.
+// error is a *RefusalError with code bad_message (chat_too_long for a long chat).
 func DecodeClientMessage(b []byte) (ClientMessage, error) {
 	var m ClientMessage
 	if len(b) > MaxMessageBytes {
@@ -206,8 +213,8 @@ func (m *ClientMessage) validate() error {
 		if m.Text == "" {
 			return badMessage("chat needs text")
 		}
-		if utf8.RuneCountInString(m.Text) > MaxChatRunes {
-			return badMessage("chat longer than %d characters", MaxChatRunes)
+		if len(m.Text) > MaxChatBytes || utf8.RuneCountInString(m.Text) > MaxChatRunes {
+			return Refusef(CodeChatTooLong, "chat longer than %d characters", MaxChatRunes)
 		}
 	case TypeRestart, TypeLeave:
 	case "":

@@ -25,8 +25,8 @@ func FuzzDecodeClientMessage(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := DecodeClientMessage(b)
 		if err != nil {
-			if ErrorCode(err) != CodeBadMessage {
-				t.Fatalf("error without the bad_message code: %v", err)
+			if c := ErrorCode(err); c != CodeBadMessage && c != CodeChatTooLong {
+				t.Fatalf("error without the bad_message or chat_too_long code: %v", err)
 			}
 			return
 		}
@@ -51,7 +51,6 @@ func TestDecode_BadMessages(t *testing.T) {
 		"candidate no pc": `{"type":"candidate","candidate":{"candidate":""}}`,
 		"bad layer":       `{"type":"layer","layer":"x"}`,
 		"empty chat":      `{"type":"chat","text":""}`,
-		"long chat":       `{"type":"chat","text":"` + strings.Repeat("é", MaxChatRunes+1) + `"}`,
 		"invalid utf8":    "{\"type\":\"chat\",\"text\":\"\xff\"}",
 		"oversized":       `{"type":"chat","text":"` + strings.Repeat("a", MaxMessageBytes) + `"}`,
 	}
@@ -61,6 +60,17 @@ func TestDecode_BadMessages(t *testing.T) {
 				t.Fatalf("err = %v, want bad_message", err)
 			}
 		})
+	}
+	for name, text := range map[string]string{
+		"too many characters": strings.Repeat("é", MaxChatRunes+1),
+		"too many bytes":      strings.Repeat("😀", MaxChatBytes/4+1),
+	} {
+		if _, err := DecodeClientMessage([]byte(mustJSON(ClientMessage{Type: TypeChat, Text: text}))); ErrorCode(err) != CodeChatTooLong {
+			t.Fatalf("%s: err = %v, want chat_too_long", name, err)
+		}
+	}
+	if _, err := DecodeClientMessage([]byte(mustJSON(ClientMessage{Type: TypeChat, Text: strings.Repeat("é", MaxChatRunes)}))); err != nil {
+		t.Fatalf("2000 accented letters refused: %v", err)
 	}
 }
 

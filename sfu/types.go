@@ -82,6 +82,9 @@ const (
 	CodeBadSDP        = "bad_sdp"
 	CodeShuttingDown  = "shutting_down"
 	CodeInternal      = "internal"
+	// Chat refusals are non-fatal: the message is not relayed, the call goes on.
+	CodeChatRateLimited = "chat_rate_limited"
+	CodeChatTooLong     = "chat_too_long"
 )
 
 // RefusalError is a refusal with a stable code; match it with errors.As, never by text.
