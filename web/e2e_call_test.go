@@ -73,6 +73,21 @@ func TestJourney2_APT7_BookedVideoCallSettlesNinetyPercent(t *testing.T) {
 	waitJS(t, cl, "quality measured", `document.querySelector('#quality').dataset.quality !== 'unknown'`)
 	webtest.Screenshot(t, ex, "j2-06-call-expert")
 	webtest.Screenshot(t, cl, "j2-07-call-client")
+	// Issue 10: a chat flood gets a short notice for the sender, and the call
+	// goes on for both.
+	run(t, cl, `(() => { const f = document.querySelector('#chat-form'), i = f.querySelector('input[name=text]');
+		for (let k = 0; k < 15; k++) { i.value = 'message ' + k; f.requestSubmit(); } })()`)
+	waitJS(t, cl, "rate-limit notice", `document.querySelector('#chat-log li.chat-notice[data-code=chat_rate_limited][data-t]')`)
+	wantText(t, cl, "Trop de messages : patientez un instant")
+	waitJS(t, ex, "chat received", `document.querySelector('#chat-log').innerText.includes('message 9')`)
+	run(t, cl, `(() => { const f = document.querySelector('#chat-form'); f.querySelector('input[name=text]').value = 'é'.repeat(2001); f.requestSubmit(); })()`)
+	waitJS(t, cl, "too-long notice", `document.querySelector('#chat-log li.chat-notice[data-code=chat_too_long][data-t]')`)
+	wantText(t, cl, "Message trop long")
+	waitJS(t, ex, "client still present after the flood", `document.querySelector('#people').innerText.includes('Nina Leroy')`)
+	if n := eval[int](t, ex, `document.querySelectorAll('#chat-log li:not(.chat-notice)').length`); n > 11 {
+		t.Fatalf("the expert got %d of 15 flooded messages, want at most the burst", n)
+	}
+	webtest.Screenshot(t, cl, "j2-07b-chat-refused")
 	click(t, cl, "#mute")
 	if v := eval[string](t, cl, `document.querySelector('#mute').getAttribute('aria-pressed')`); v != "true" {
 		t.Fatalf("mute button pressed state = %q", v)

@@ -83,8 +83,27 @@ function atlasCallStart(window, document, location, navigator) {
         $('log').appendChild(li);
         break;
       }
-      case 'error': state.error = m; console.warn('atlas11:', m.code, m.message); break;
+      case 'error':
+        if (chatNotices[m.code]) { chatNotice(m.code); break; }
+        state.error = m; console.warn('atlas11:', m.code, m.message); break;
     }
+  }
+
+  // A refused chat message is not an error of the call: a short notice in the
+  // chat log, shown once until the next message (a flood would repeat it).
+  const chatNotices = {
+    chat_rate_limited: 'Trop de messages : patientez un instant.',
+    chat_too_long: 'Message trop long (2000 caractères au plus).',
+  };
+  function chatNotice(code) {
+    state.chatRefused = code;
+    const last = $('log').lastElementChild;
+    if (last && last.dataset.code === code) return;
+    const li = document.createElement('li');
+    li.className = 'chat-notice';
+    li.dataset.code = code;
+    li.textContent = chatNotices[code];
+    $('log').appendChild(li);
   }
 
   function renderPeople() {

@@ -223,6 +223,13 @@ async function join(app, root, room, first, ctl) {
   new MutationObserver(() => {
     for (const v of remote.querySelectorAll('video:not([aria-label])')) v.setAttribute('aria-label', v.id === 'v-self' ? t('call.you') : t('call.remote.video'));
   }).observe(remote, { childList: true });
+  // The script's chat refusals are in French; say them in the viewer's language.
+  new MutationObserver(() => {
+    for (const li of chatLog.querySelectorAll('li.chat-notice:not([data-t])')) {
+      li.dataset.t = '1';
+      li.textContent = t(`call.chat.refused.${li.dataset.code}`);
+    }
+  }).observe(chatLog, { childList: true });
   let present = new Map();
   let joinedOnce = false;
   let refusedShown = false;
