@@ -17,6 +17,8 @@ type SFUConfig struct {
 	IncludeLoopback bool          `yaml:"include_loopback"` // offer loopback candidates (single-host set-ups)
 	ReconnectGrace  time.Duration `yaml:"reconnect_grace"`  // a lost participant keeps their place this long
 	MaxParticipants int           `yaml:"max_participants"` // most guests a room carries; bounds rules.media_server_max
+	ChatRate        float64       `yaml:"chat_rate"`        // chat messages a second per participant
+	ChatBurst       int           `yaml:"chat_burst"`       // chat messages a participant may send at once
 }
 
 // TURNConfig is the embedded relay's section; see turn.Config for each key.
@@ -50,6 +52,8 @@ func defaultSFUConfig() SFUConfig {
 		IncludeLoopback: true,
 		ReconnectGrace:  5 * time.Second,
 		MaxParticipants: 49,
+		ChatRate:        5,
+		ChatBurst:       10,
 	}
 }
 
@@ -84,6 +88,8 @@ func (c SFUConfig) toSFU() sfu.Config {
 		IncludeLoopback: c.IncludeLoopback,
 		ReconnectGrace:  c.ReconnectGrace,
 		MaxParticipants: c.MaxParticipants,
+		ChatRate:        c.ChatRate,
+		ChatBurst:       c.ChatBurst,
 	}
 }
 
@@ -149,6 +155,9 @@ func (c *Config) validateMedia() error {
 	}
 	if c.SFU.MaxParticipants < 1 {
 		return fmt.Errorf("config: sfu.max_participants must be at least 1")
+	}
+	if !(c.SFU.ChatRate > 0) || c.SFU.ChatBurst < 1 {
+		return fmt.Errorf("config: sfu.chat_rate must be above 0 and sfu.chat_burst at least 1 (got %v and %d)", c.SFU.ChatRate, c.SFU.ChatBurst)
 	}
 	if c.Rules.MediaServerMax > c.SFU.MaxParticipants {
 		return fmt.Errorf("config: rules.media_server_max (%d) exceeds sfu.max_participants (%d): events may never hold more than the media server carries (EVT-2)", c.Rules.MediaServerMax, c.SFU.MaxParticipants)

@@ -33,6 +33,8 @@ func TestConfig_RejectsBadInputNamingTheKey(t *testing.T) {
 		{"short secret", "secrets:\n  call_token: short\n", "secrets.call_token"},
 		{"negative min price (PAY-3)", "rules:\n  min_prices:\n    video: -1\n", "rules.min_prices"},
 		{"payout day 31 (PAY-6)", "rules:\n  payout_days: [1, 31]\n", "rules.payout_days"},
+		{"no chat rate", "sfu:\n  chat_rate: 0\n", "sfu.chat_rate"},
+		{"negative chat burst", "sfu:\n  chat_burst: -1\n", "sfu.chat_burst"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
