@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -122,6 +124,21 @@ func countChats(c *client) int {
 	return n
 }
 
+// flushed waits until the server has handled everything c sent: the server
+// reads a socket in order, and a bad layer is answered on the control lane.
+func flushed(t *testing.T, c *client) {
+	t.Helper()
+	c.send(ClientMessage{Type: TypeLayer, Layer: "x"})
+	waitFor(t, 20*time.Second, "the flood handled", func() bool {
+		for _, code := range c.errorCodes() {
+			if code == CodeBadMessage {
+				return true
+			}
+		}
+		return false
+	})
+}
+
 // floodRoom is an event room with a normal host, a slow guest and a flooding guest.
 func floodRoom(t *testing.T, env *testEnv) (host *client, slow *slowClient, flood *client) {
 	t.Helper()
@@ -183,6 +200,7 @@ func TestChat_FloodIsRateLimitedAndOthersKeepTheirCall(t *testing.T) {
 		flood.send(ClientMessage{Type: TypeChat, Text: text})
 	}
 	elapsed := time.Since(start)
+	flushed(t, flood)
 	limited := func() int {
 		n := 0
 		for _, c := range flood.errorCodes() {
@@ -220,13 +238,15 @@ func TestChat_SlowReceiverMissesChatNotItsCall(t *testing.T) {
 	env := newTestEnv(t, Config{ChatRate: 1e6, ChatBurst: 1e6})
 	host, slow, flood := floodRoom(t, env)
 
-	// 8 MB: more than loopback's socket buffers toward the slow guest hold.
-	text := strings.Repeat("b", 1900)
-	const sent = 4000
+	// Twice what the kernel may buffer toward the slow guest (tcp_wmem's
+	// maximum, 4 MB by default), in the fewest messages so the server handles
+	// them well within its 5 s write timeout.
+	text := strings.Repeat("é", MaxChatRunes)
+	sent := 2 * maxSendBuffer() / len(text)
 	for i := 0; i < sent; i++ {
 		flood.send(ClientMessage{Type: TypeChat, Text: text})
 	}
-	waitFor(t, 10*time.Second, "the flood relayed", func() bool { return countChats(host) > 0 })
+	flushed(t, flood)
 	afterFlood(t, env, host, slow)
 	if env.counter("atlas11_sfu_chat_dropped_total") == 0 {
 		t.Fatal("chat_dropped_total did not count the missed chats")
@@ -236,4 +256,15 @@ func TestChat_SlowReceiverMissesChatNotItsCall(t *testing.T) {
 	}
 	t.Logf("slow guest got %d of %d chats, host %d; dropped %v", slow.count(TypeChat), sent, countChats(host),
 		env.counter("atlas11_sfu_chat_dropped_total"))
+}
+
+// maxSendBuffer is the most a TCP socket's send buffer may grow to.
+func maxSendBuffer() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/tcp_wmem")
+	if f := strings.Fields(string(b)); err == nil && len(f) == 3 {
+		if n, err := strconv.Atoi(f[2]); err == nil && n > 0 {
+			return n
+		}
+	}
+	return 4 << 20
 }
